@@ -1,0 +1,26 @@
+/* Settings: policy numbers (password length, lockout, timeouts…) as rows with
+ * the defaults the migration wrote; code passes the same default as a last
+ * resort only if the row is missing. */
+#include "auth/auth.h"
+#include "db/db.h"
+#include <stdlib.h>
+
+int64_t setting_int(const char *key, int64_t dflt) {
+    db *d = db_thread();
+    db_stmt *s = db_prep(d, "SELECT value FROM settings WHERE key = ?");
+    db_bind_text(s, 1, key);
+    int64_t v = dflt;
+    if (db_step(s) == DB_ROW) { const char *t = db_col_text(s, 0); if (t && *t) v = atoll(t); }
+    db_reset(s);
+    return v;
+}
+
+char *setting_text(arena *a, const char *key, const char *dflt) {
+    db *d = db_thread();
+    db_stmt *s = db_prep(d, "SELECT value FROM settings WHERE key = ?");
+    db_bind_text(s, 1, key);
+    char *v = arena_strdup(a, dflt);
+    if (db_step(s) == DB_ROW) v = arena_strdup(a, db_col_text(s, 0));
+    db_reset(s);
+    return v;
+}

@@ -1,0 +1,16 @@
+/* The module table (see modules.h). Order matters for the demo: the network
+ * (villages) comes before the registry (persons live in villages), which comes
+ * before requests. */
+#include "modules.h"
+#include "auth/auth.h"
+#include "network/network.h"
+
+int demo_villages_module(const struct demo_opts *o, char *err, unsigned errcap);
+
+const struct module vets_modules[] = {
+    {"auth", auth_routes, &auth_routes_count, NULL},
+    {"users", user_routes, &user_routes_count, NULL},
+    {"audit", audit_routes, &audit_routes_count, NULL},
+    {"network", network_routes, &network_routes_count, demo_villages_module},
+};
+const size_t vets_modules_count = sizeof vets_modules / sizeof *vets_modules;
