@@ -1,0 +1,406 @@
+/* Checking, storing and viewing a person file. Creation, editing and import
+ * all come through person_check() and person_store(), so a rule holds the same
+ * way whichever door the data came in by. SQL texts are assembled once from
+ * the field table (identifiers from the table, never from input). */
+#include "registry/registry.h"
+#include "base/timeutil.h"
+#include "db/db.h"
+#include "network/network.h"
+#include "std/cdate.h"
+#include "std/idcard.h"
+#include "std/pinyin.h"
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char sql_select[4096], sql_insert[4096], sql_update[4096];
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void build_sql(void) {
+    char cols[3000] = "", qs[600] = "", sets[3000] = "";
+    for (size_t i = 0; i < person_nfields; i++) {
+        const char *c = person_fields[i].column;
+        size_t l = strlen(cols);
+        snprintf(cols + l, sizeof cols - l, "%s%s", i ? ", " : "", c);
+        l = strlen(qs);
+        snprintf(qs + l, sizeof qs - l, "%s?", i ? ", " : "");
+        l = strlen(sets);
+        snprintf(sets + l, sizeof sets - l, "%s%s = ?", i ? ", " : "", c);
+    }
+    snprintf(sql_select, sizeof sql_select,
+             "SELECT %s, id, version, created_at, updated_at, missing_fields, created_by, updated_by "
+             "FROM persons WHERE id = ? AND region_code BETWEEN ? AND ?", cols);
+    snprintf(sql_insert, sizeof sql_insert,
+             "INSERT INTO persons(%s, id_tail4, id_tail6, name_initials, name_pinyin, missing_count, missing_fields, "
+             "created_at, updated_at, created_by, updated_by) VALUES (%s, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             cols, qs);
+    snprintf(sql_update, sizeof sql_update,
+             "UPDATE persons SET %s, id_tail4 = ?, id_tail6 = ?, name_initials = ?, name_pinyin = ?, "
+             "missing_count = ?, missing_fields = ?, updated_at = ?, updated_by = ?, version = version + 1 "
+             "WHERE id = ? AND version = ?", sets);
+}
+
+static int fi(const char *key) { return pfield_index(key); }
+
+static const char *val(const struct pvals *p, const char *key) { int i = fi(key); return i >= 0 ? p->v[i] : NULL; }
+
+static bool fail(struct pcheck *res, const char *field, const char *msg) {
+    res->message = msg; res->field = field; res->status = 422; res->code = "validation_failed";
+    return false;
+}
+
+bool person_check(arena *a, const user_ctx *u, struct pvals *in, const struct pvals *old, int64_t self_id,
+                  struct pcheck *res) {
+    memset(res, 0, sizeof *res);
+    /* Field by field; unchanged fields of an update keep their stored value. */
+    for (size_t i = 0; i < person_nfields; i++) {
+        const struct pfield *f = &person_fields[i];
+        if (in->set[i] && (f->flags & FF_DERIVED)) { in->set[i] = false; continue; }
+        if (in->set[i]) {
+            const char *out = NULL;
+            const char *e = pfield_normalize(a, f, u, in->v[i], &out);
+            if (e) return fail(res, f->key, e);
+            in->v[i] = out;
+        } else if (old) {
+            in->v[i] = old->v[i];
+        } else in->v[i] = NULL;
+        if ((f->flags & FF_REQUIRED) && !in->v[i]) return fail(res, f->key, arena_printf(a, "请填写%s", f->label));
+    }
+    /* Sex and birth date come from the ID number; a contradicting value is refused. */
+    idcard c;
+    const char *idn = val(in, "id_number");
+    if (idcard_parse(idn, cdate_today_ymd(), &c) != NULL) return fail(res, "id_number", "身份证号码无效");
+    char sex[2] = {(char)('0' + c.sex), 0}, birth[11];
+    snprintf(birth, sizeof birth, "%04d-%02d-%02d", c.year, c.month, c.day);
+    int isex = fi("sex"), ibirth = fi("birth_date");
+    if (in->set[isex] && in->v[isex] && strcmp(in->v[isex], sex) != 0)
+        return fail(res, "sex", arena_printf(a, "性别与身份证号码不符（号码显示为%s）", c.sex == 1 ? "男" : "女"));
+    if (in->set[ibirth] && in->v[ibirth] && strcmp(in->v[ibirth], birth) != 0)
+        return fail(res, "birth_date", arena_printf(a, "出生日期与身份证号码不符（号码显示为 %s）", birth));
+    in->v[isex] = arena_strdup(a, sex);
+    in->v[ibirth] = arena_strdup(a, birth);
+    /* Status: default 在册; a death or move needs its date. */
+    int ist = fi("status");
+    if (!in->v[ist]) in->v[ist] = "1";
+    if (strcmp(in->v[ist], "1") != 0 && !val(in, "status_date"))
+        return fail(res, "status_date", strcmp(in->v[ist], "2") == 0 ? "已故人员须填写死亡日期" : "请填写迁入或迁出日期");
+    if ((strcmp(in->v[ist], "3") == 0 || strcmp(in->v[ist], "4") == 0) && !val(in, "status_note"))
+        return fail(res, "status_note", strcmp(in->v[ist], "3") == 0 ? "迁出人员须填写迁往地" : "迁入人员须填写迁入来源");
+    const char *sd = val(in, "status_date");
+    if (sd && strcmp(sd, birth) < 0) return fail(res, "status_date", "状态日期不能早于出生日期");
+    /* Service dates: enlist after the 15th birthday, discharge after enlist. */
+    const char *en = val(in, "service.enlist_date"), *dis = val(in, "service.discharge_date");
+    if (en) {
+        char min_en[32]; snprintf(min_en, sizeof min_en, "%04d-%02d-%02d", c.year + 15, c.month, c.day);
+        if (strcmp(en, min_en) < 0) return fail(res, "service.enlist_date", "入伍日期早于 15 周岁，请核对");
+    }
+    if (en && dis && strcmp(dis, en) < 0) return fail(res, "service.discharge_date", "退役日期不能早于入伍日期");
+    if (dis && !en) return fail(res, "service.enlist_date", "填写了退役日期，请同时填写入伍日期");
+    /* Rank: keep the text as written; find the code in the scheme in force at discharge. */
+    int irt = fi("service.rank_text"), irc = fi("service.rank_code");
+    in->v[irc] = NULL;
+    if (in->v[irt]) {
+        const char *scheme = dis && strcmp(dis, "2022-03-31") < 0 ? "2009" : "2022";
+        db_stmt *s = db_prep(db_thread(), "SELECT code, extra FROM codes WHERE tbl = 'rank' AND name = ? ORDER BY code");
+        db_bind_text(s, 1, in->v[irt]);
+        const char *any = NULL;
+        while (db_step(s) == DB_ROW) {
+            const char *code = db_col_text(s, 0), *ex = db_col_text(s, 1);
+            char want[32]; snprintf(want, sizeof want, "\"scheme\":\"%s\"", scheme);
+            if (ex && strstr(ex, want)) { in->v[irc] = arena_strdup(a, code); break; }
+            if (!any) any = arena_strdup(a, code);
+        }
+        db_reset(s);
+        if (!in->v[irc]) in->v[irc] = any;   /* an old title outside both schemes keeps only its text */
+    }
+    in->set[irc] = true;
+    /* One person per ID number. */
+    db_stmt *s = db_prep(db_thread(), "SELECT id, region_code FROM persons WHERE id_number = ?");
+    db_bind_text(s, 1, idn);
+    if (db_step(s) == DB_ROW && db_col_int(s, 0) != self_id) {
+        int64_t other = db_col_int(s, 0);
+        bool mine = scope_contains(u, db_col_text(s, 1));
+        db_reset(s);
+        res->status = 409; res->code = "duplicate"; res->field = "id_number";
+        if (mine) { res->existing_id = other; res->message = arena_printf(a, "该身份证号码已建档（档案编号 %lld）", (long long)other); }
+        else res->message = "该身份证号码已在其他辖区建档，请联系上级服务中心核实";
+        return false;
+    }
+    db_reset(s);
+    return true;
+}
+
+bool person_load_vals(arena *a, const user_ctx *u, int64_t id, struct pvals *out, int64_t *version) {
+    pthread_once(&once, build_sql);
+    db_stmt *s = db_prep(db_thread(), sql_select);
+    db_bind_int(s, 1, id);
+    db_bind_text(s, 2, u ? u->scope_lo : "000000000000");
+    db_bind_text(s, 3, u ? u->scope_hi : "999999999999");
+    if (db_step(s) != DB_ROW) { db_reset(s); return false; }
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < person_nfields; i++) out->v[i] = arena_strdup(a, db_col_text(s, (int)i));
+    if (version) *version = db_col_int(s, (int)person_nfields + 1);
+    db_reset(s);
+    return true;
+}
+
+/* Completeness (建档立卡): required items missing, as "key,key". */
+static const char *missing_of(arena *a, const struct pvals *v, int64_t id, int *count) {
+    bool has_cat = false, family_only = true;
+    if (id > 0) {
+        db_stmt *s = db_prep(db_thread(), "SELECT category FROM person_categories WHERE person_id = ? AND valid_to IS NULL");
+        db_bind_int(s, 1, id);
+        while (db_step(s) == DB_ROW) {
+            const char *c = db_col_text(s, 0);
+            has_cat = true;
+            /* 三属, 烈士子女 and 军属 hold a file without a service record of their own. */
+            if (strcmp(c, "21") && strcmp(c, "22") && strcmp(c, "23") && strcmp(c, "91") && strcmp(c, "95")) family_only = false;
+        }
+        db_reset(s);
+    }
+    if (!has_cat) family_only = false;
+    char buf[1024] = "";
+    int n = 0;
+    for (size_t i = 0; i < person_nfields; i++) {
+        const struct pfield *f = &person_fields[i];
+        if (!(f->flags & FF_COMPLETE) || v->v[i]) continue;
+        if ((f->flags & FF_VETERAN) && family_only) continue;
+        size_t l = strlen(buf);
+        snprintf(buf + l, sizeof buf - l, "%s%s", n ? "," : "", f->key);
+        n++;
+    }
+    if (!has_cat) { size_t l = strlen(buf); snprintf(buf + l, sizeof buf - l, "%scategories", n ? "," : ""); n++; }
+    *count = n;
+    return arena_strdup(a, buf);
+}
+
+static void grams_put(int64_t id, const char *name) {
+    db *d = db_thread();
+    db_stmt *s = db_prep(d, "DELETE FROM person_grams WHERE person_id = ?");
+    db_bind_int(s, 1, id); db_step(s); db_reset(s);
+    /* Split into UTF-8 characters; store each character and each adjacent pair. */
+    const char *ch[64]; int len[64], n = 0;
+    for (const char *p = name; *p && n < 64;) {
+        int l = 1; unsigned char c = (unsigned char)*p;
+        if (c >= 0xF0) l = 4; else if (c >= 0xE0) l = 3; else if (c >= 0xC0) l = 2;
+        ch[n] = p; len[n] = l; n++;
+        for (int k = 0; k < l && *p; k++) p++;
+    }
+    for (int i = 0; i < n; i++) {
+        for (int w = 1; w <= 2 && i + w <= n; w++) {
+            char g[16]; int gl = 0;
+            for (int k = 0; k < w; k++) { memcpy(g + gl, ch[i + k], (size_t)len[i + k]); gl += len[i + k]; }
+            g[gl] = 0;
+            if (g[0] == ' ') continue;
+            s = db_prep(d, "INSERT INTO person_grams(gram, person_id) VALUES (?, ?) ON CONFLICT DO NOTHING");
+            db_bind_text(s, 1, g); db_bind_int(s, 2, id);
+            db_step(s); db_reset(s);
+        }
+    }
+}
+
+static const char *shown(arena *a, const struct pfield *f, const char *v) {
+    return (f->flags & FF_SENSITIVE) ? mask_value(a, f->type, v) : v;
+}
+
+int64_t person_store(arena *a, const user_ctx *u, const char *rid, const char *ip, int64_t id, int64_t version,
+                     const struct pvals *v, const struct pvals *old, const char *suffix) {
+    pthread_once(&once, build_sql);
+    db *d = db_thread();
+    char ts[21]; iso_utc(now_unix(), ts);
+    const char *idn = val(v, "id_number"), *name = val(v, "name");
+    size_t il = strlen(idn);
+    char ini[128], full[512];
+    pinyin_initials(name, ini, sizeof ini);
+    pinyin_full(name, full, sizeof full);
+    int nmiss = 0;
+    const char *miss = missing_of(a, v, id, &nmiss);
+    db_stmt *s = db_prep(d, id ? sql_update : sql_insert);
+    int k = 1;
+    for (size_t i = 0; i < person_nfields; i++) db_bind_text(s, k++, v->v[i]);
+    db_bind_text(s, k++, idn + il - 4);
+    db_bind_text(s, k++, idn + il - 6);
+    db_bind_text(s, k++, ini);
+    db_bind_text(s, k++, full);
+    db_bind_int(s, k++, nmiss);
+    db_bind_text(s, k++, miss);
+    if (!id) { db_bind_text(s, k++, ts); db_bind_text(s, k++, ts); db_bind_text(s, k++, u ? u->username : "system");
+               db_bind_text(s, k++, u ? u->username : "system"); }
+    else { db_bind_text(s, k++, ts); db_bind_text(s, k++, u ? u->username : "system");
+           db_bind_int(s, k++, id); db_bind_int(s, k++, version); }
+    int rc = db_step(s);
+    int64_t nid = id;
+    if (!id) nid = rc == DB_ROW ? db_col_int(s, 0) : -1;
+    db_reset(s);
+    if (!id && nid < 0) return -1;
+    if (id && rc != DB_DONE) return -1;
+    if (id && db_changes(d) == 0) return 0;
+    if (!old || strcmp(val(old, "name"), name) != 0) grams_put(nid, name);
+    /* Field-level history and the audit row's before/after, masked. */
+    json_t *before = json_object(), *after = json_object();
+    for (size_t i = 0; i < person_nfields; i++) {
+        const struct pfield *f = &person_fields[i];
+        const char *ov = old ? old->v[i] : NULL, *nv = v->v[i];
+        if ((ov == NULL && nv == NULL) || (ov && nv && strcmp(ov, nv) == 0)) continue;
+        const char *os = shown(a, f, ov), *ns = shown(a, f, nv);
+        json_object_set_new(after, f->key, ns ? json_string(ns) : json_null());
+        if (old) json_object_set_new(before, f->key, os ? json_string(os) : json_null());
+        if (!old) continue;   /* creation is one audit row; history starts with the first change */
+        s = db_prep(d, "INSERT INTO person_history(person_id, ts, user_id, username, request_id, field, label, before, after) "
+                       "VALUES (?,?,?,?,?,?,?,?,?)");
+        db_bind_int(s, 1, nid); db_bind_text(s, 2, ts);
+        if (u) db_bind_int(s, 3, u->id); else db_bind_null(s, 3);
+        db_bind_text(s, 4, u ? u->username : "system"); db_bind_text(s, 5, rid);
+        db_bind_text(s, 6, f->key); db_bind_text(s, 7, f->label); db_bind_text(s, 8, os); db_bind_text(s, 9, ns);
+        rc = db_step(s); db_reset(s);
+        if (rc != DB_DONE) { json_decref(before); json_decref(after); return -1; }
+    }
+    char ids[24]; snprintf(ids, sizeof ids, "%lld", (long long)nid);
+    char ev[48]; snprintf(ev, sizeof ev, "person.%s%s", old ? "update" : "create", suffix ? suffix : "");
+    json_t *det = old ? json_pack("{s:o,s:o}", "before", before, "after", after) : json_pack("{s:o}", "after", after);
+    if (!old) json_decref(before);
+    int arc = audit_log_as(u, rid, ip, ev, "person", ids, "ok", det);
+    json_decref(det);
+    return arc == 0 ? nid : -1;
+}
+
+void person_refresh_completeness(int64_t id) {
+    arena *a = arena_new(4096);
+    struct pvals v;
+    if (person_load_vals(a, NULL, id, &v, NULL)) {
+        int n = 0;
+        const char *m = missing_of(a, &v, id, &n);
+        db_stmt *s = db_prep(db_thread(), "UPDATE persons SET missing_count = ?, missing_fields = ? WHERE id = ?");
+        db_bind_int(s, 1, n); db_bind_text(s, 2, m); db_bind_int(s, 3, id);
+        db_step(s); db_reset(s);
+    }
+    arena_free(a);
+}
+
+bool person_brief(int64_t id, const user_ctx *u, char name[64], char region[13]) {
+    db_stmt *s = db_prep(db_thread(), "SELECT name, region_code FROM persons WHERE id = ? AND region_code BETWEEN ? AND ?");
+    db_bind_int(s, 1, id);
+    db_bind_text(s, 2, u ? u->scope_lo : "000000000000");
+    db_bind_text(s, 3, u ? u->scope_hi : "999999999999");
+    bool ok = db_step(s) == DB_ROW;
+    if (ok) { snprintf(name, 64, "%s", db_col_text(s, 0)); snprintf(region, 13, "%s", db_col_text(s, 1)); }
+    db_reset(s);
+    return ok;
+}
+
+/* ---- the detail view ---- */
+
+static json_t *categories_json(arena *a, int64_t id) {
+    json_t *arr = json_array();
+    db_stmt *s = db_prep(db_thread(),
+        "SELECT c.id, c.category, c.valid_from, c.valid_to, c.disability_cause, c.disability_grade, c.certificate_no, "
+        "c.deceased_person_id, c.deceased_name, c.relation, c.note, c.version FROM person_categories c "
+        "WHERE c.person_id = ? ORDER BY c.valid_to IS NOT NULL, c.id");
+    db_bind_int(s, 1, id);
+    while (db_step(s) == DB_ROW) {
+        json_t *c = json_pack("{s:I,s:s,s:s?,s:s?,s:b,s:s?,s:s?,s:s?,s:s?,s:s?,s:I}",
+            "id", (json_int_t)db_col_int(s, 0), "category", db_col_text(s, 1), "valid_from", db_col_text(s, 2),
+            "valid_to", db_col_text(s, 3), "active", db_col_null(s, 3), "disability_cause", db_col_text(s, 4),
+            "certificate_no", db_col_text(s, 6), "deceased_name", db_col_text(s, 8), "relation", db_col_text(s, 9),
+            "note", db_col_text(s, 10), "version", (json_int_t)db_col_int(s, 11));
+        json_object_set_new(c, "disability_grade", db_col_null(s, 5) ? json_null() : json_integer(db_col_int(s, 5)));
+        json_object_set_new(c, "deceased_person_id", db_col_null(s, 7) ? json_null() : json_integer(db_col_int(s, 7)));
+        json_array_append_new(arr, c);
+    }
+    db_reset(s);
+    size_t i; json_t *c;
+    json_array_foreach(arr, i, c) {
+        const char *n = code_name(a, "person_category", json_string_value(json_object_get(c, "category")));
+        json_object_set_new(c, "category_name", n ? json_string(n) : json_null());
+        const char *dc = json_string_value(json_object_get(c, "disability_cause"));
+        const char *dn = dc ? code_name(a, "disability_cause", dc) : NULL;
+        json_object_set_new(c, "disability_cause_name", dn ? json_string(dn) : json_null());
+        const char *rl = json_string_value(json_object_get(c, "relation"));
+        const char *rn = rl ? code_name(a, "relation", rl) : NULL;
+        json_object_set_new(c, "relation_name", rn ? json_string(rn) : json_null());
+    }
+    return arr;
+}
+
+static json_t *household_json(arena *a, int64_t id) {
+    json_t *arr = json_array();
+    db_stmt *s = db_prep(db_thread(), "SELECT id, relation, member_person_id, name, id_number, sex, birth_date, phone, note "
+                                      "FROM household_members WHERE person_id = ? ORDER BY id");
+    db_bind_int(s, 1, id);
+    while (db_step(s) == DB_ROW) {
+        json_t *h = json_pack("{s:I,s:s,s:s,s:s?,s:s?,s:s?,s:s?,s:s?}", "id", (json_int_t)db_col_int(s, 0),
+            "relation", db_col_text(s, 1), "name", db_col_text(s, 3),
+            "id_number", mask_value(a, FT_IDNUM, db_col_text(s, 4)), "sex", db_col_text(s, 5),
+            "birth_date", db_col_text(s, 6), "phone", db_col_text(s, 7), "note", db_col_text(s, 8));
+        json_object_set_new(h, "person_id", db_col_null(s, 2) ? json_null() : json_integer(db_col_int(s, 2)));
+        json_array_append_new(arr, h);
+    }
+    db_reset(s);
+    size_t i; json_t *h;
+    json_array_foreach(arr, i, h) {
+        const char *rn = code_name(a, "relation", json_string_value(json_object_get(h, "relation")));
+        json_object_set_new(h, "relation_name", rn ? json_string(rn) : json_null());
+    }
+    return arr;
+}
+
+json_t *person_view(arena *a, const user_ctx *u, int64_t id) {
+    pthread_once(&once, build_sql);
+    db_stmt *s = db_prep(db_thread(), sql_select);
+    db_bind_int(s, 1, id);
+    db_bind_text(s, 2, u->scope_lo);
+    db_bind_text(s, 3, u->scope_hi);
+    if (db_step(s) != DB_ROW) { db_reset(s); return NULL; }
+    json_t *j = json_object();
+    const char *vals[64];
+    for (size_t i = 0; i < person_nfields; i++) {
+        const struct pfield *f = &person_fields[i];
+        const char *v = arena_strdup(a, db_col_text(s, (int)i));
+        vals[i] = v;
+        if (f->type == FT_INT) json_path_set(j, f->key, json_integer(v ? atoll(v) : 0));
+        else json_path_set(j, f->key, v ? json_string(shown(a, f, v)) : json_null());
+    }
+    int b = (int)person_nfields;
+    json_object_set_new(j, "id", json_integer(db_col_int(s, b)));
+    json_object_set_new(j, "version", json_integer(db_col_int(s, b + 1)));
+    json_object_set_new(j, "created_at", json_string(db_col_text(s, b + 2)));
+    json_object_set_new(j, "updated_at", json_string(db_col_text(s, b + 3)));
+    char *missing = arena_strdup(a, db_col_text(s, b + 4));
+    json_object_set_new(j, "created_by", json_string(db_col_text(s, b + 5) ? db_col_text(s, b + 5) : ""));
+    json_object_set_new(j, "updated_by", json_string(db_col_text(s, b + 6) ? db_col_text(s, b + 6) : ""));
+    db_reset(s);
+    json_object_set_new(j, "id_masked", json_true());
+    /* Names of coded values, beside their codes. */
+    for (size_t i = 0; i < person_nfields; i++) {
+        const struct pfield *f = &person_fields[i];
+        if (f->type != FT_CODE || !vals[i]) continue;
+        const char *n = code_name(a, f->codes, vals[i]);
+        char key[96]; snprintf(key, sizeof key, "%s_name", f->key);
+        json_path_set(j, key, n ? json_string(n) : json_null());
+    }
+    const char *rc = vals[pfield_index("region_code")];
+    const char *rn = region_name(a, rc);
+    json_object_set_new(j, "region_name", rn ? json_string(rn) : json_null());
+    char town[13]; snprintf(town, sizeof town, "%.9s000", rc);
+    const char *tn = region_name(a, town);
+    json_object_set_new(j, "town_code", json_string(town));
+    json_object_set_new(j, "town_name", tn ? json_string(tn) : json_null());
+    int by, bm, bd;
+    if (sscanf(vals[pfield_index("birth_date")], "%d-%d-%d", &by, &bm, &bd) == 3) {
+        int ty = cdate_today_ymd() / 10000, tmd = cdate_today_ymd() % 10000;
+        json_object_set_new(j, "age", json_integer(ty - by - (tmd < bm * 100 + bd)));
+    }
+    json_object_set_new(j, "categories", categories_json(a, id));
+    json_object_set_new(j, "household", household_json(a, id));
+    json_t *miss = json_array();
+    if (*missing) {
+        for (char *sv = NULL, *t = strtok_r(missing, ",", &sv); t; t = strtok_r(NULL, ",", &sv)) {
+            int fi2 = pfield_index(t);
+            json_array_append_new(miss, json_pack("{s:s,s:s}", "field", t, "label",
+                                                  fi2 >= 0 ? person_fields[fi2].label : "优抚类别"));
+        }
+    }
+    json_object_set_new(j, "completeness", json_pack("{s:b,s:o}", "complete", json_array_size(miss) == 0, "missing", miss));
+    return j;
+}
