@@ -4,6 +4,9 @@
 #include "modules.h"
 #include "auth/auth.h"
 #include "network/network.h"
+#include "registry/registry.h"
+
+int registry_demo(const struct demo_opts *o, char *err, unsigned errcap);
 
 int demo_villages_module(const struct demo_opts *o, char *err, unsigned errcap);
 
@@ -12,5 +15,6 @@ const struct module vets_modules[] = {
     {"users", user_routes, &user_routes_count, NULL},
     {"audit", audit_routes, &audit_routes_count, NULL},
     {"network", network_routes, &network_routes_count, demo_villages_module},
+    {"registry", registry_routes, &registry_routes_count, registry_demo},
 };
 const size_t vets_modules_count = sizeof vets_modules / sizeof *vets_modules;

@@ -124,7 +124,10 @@ int db_step(db_stmt *s) {
     if (rc == SQLITE_ROW) return DB_ROW;
     if (rc == SQLITE_DONE) return DB_DONE;
     int prim = rc & 0xff;
-    if (prim == SQLITE_CONSTRAINT) return DB_CONSTRAINT;
+    if (prim == SQLITE_CONSTRAINT) {
+        log_msg(LOG_DEBUG, NULL, "SQL constraint: %s — %.200s", sqlite3_errmsg(s->owner->h), sqlite3_sql(s->st));
+        return DB_CONSTRAINT;
+    }
     if (prim == SQLITE_BUSY || prim == SQLITE_LOCKED) return DB_BUSY;
     log_error(NULL, "SQL step failed: %s — %.200s", sqlite3_errmsg(s->owner->h), sqlite3_sql(s->st));
     return DB_ERROR;

@@ -145,6 +145,8 @@ bool person_load_vals(arena *a, const user_ctx *u, int64_t id, struct pvals *out
     return true;
 }
 
+const char *person_missing(arena *a, const struct pvals *v, bool has_cat, bool family_only, int *count);
+
 /* Completeness (建档立卡): required items missing, as "key,key". */
 static const char *missing_of(arena *a, const struct pvals *v, int64_t id, int *count) {
     bool has_cat = false, family_only = true;
@@ -159,6 +161,10 @@ static const char *missing_of(arena *a, const struct pvals *v, int64_t id, int *
         }
         db_reset(s);
     }
+    return person_missing(a, v, has_cat, family_only, count);
+}
+
+const char *person_missing(arena *a, const struct pvals *v, bool has_cat, bool family_only, int *count) {
     if (!has_cat) family_only = false;
     char buf[1024] = "";
     int n = 0;
@@ -200,6 +206,14 @@ static void grams_put(int64_t id, const char *name) {
     }
 }
 
+/* Counts are NOT NULL DEFAULT 0: an empty count is stored as 0. */
+static void bind_fields(db_stmt *s, int *k, const struct pvals *v) {
+    for (size_t i = 0; i < person_nfields; i++) {
+        if (person_fields[i].type == FT_INT) db_bind_int(s, (*k)++, v->v[i] ? atoll(v->v[i]) : 0);
+        else db_bind_text(s, (*k)++, v->v[i]);
+    }
+}
+
 static const char *shown(arena *a, const struct pfield *f, const char *v) {
     return (f->flags & FF_SENSITIVE) ? mask_value(a, f->type, v) : v;
 }
@@ -218,7 +232,7 @@ int64_t person_store(arena *a, const user_ctx *u, const char *rid, const char *i
     const char *miss = missing_of(a, v, id, &nmiss);
     db_stmt *s = db_prep(d, id ? sql_update : sql_insert);
     int k = 1;
-    for (size_t i = 0; i < person_nfields; i++) db_bind_text(s, k++, v->v[i]);
+    bind_fields(s, &k, v);
     db_bind_text(s, k++, idn + il - 4);
     db_bind_text(s, k++, idn + il - 6);
     db_bind_text(s, k++, ini);
@@ -263,6 +277,29 @@ int64_t person_store(arena *a, const user_ctx *u, const char *rid, const char *i
     int arc = audit_log_as(u, rid, ip, ev, "person", ids, "ok", det);
     json_decref(det);
     return arc == 0 ? nid : -1;
+}
+
+int64_t person_insert_bulk(arena *a, const struct pvals *v, bool has_cat, bool family_only, const char *by) {
+    pthread_once(&once, build_sql);
+    char ts[21]; iso_utc(now_unix(), ts);
+    const char *idn = val(v, "id_number"), *name = val(v, "name");
+    size_t il = strlen(idn);
+    char ini[128], full[512];
+    pinyin_initials(name, ini, sizeof ini);
+    pinyin_full(name, full, sizeof full);
+    int nmiss = 0;
+    const char *miss = person_missing(a, v, has_cat, family_only, &nmiss);
+    db_stmt *s = db_prep(db_thread(), sql_insert);
+    int k = 1;
+    bind_fields(s, &k, v);
+    db_bind_text(s, k++, idn + il - 4); db_bind_text(s, k++, idn + il - 6);
+    db_bind_text(s, k++, ini); db_bind_text(s, k++, full);
+    db_bind_int(s, k++, nmiss); db_bind_text(s, k++, miss);
+    db_bind_text(s, k++, ts); db_bind_text(s, k++, ts); db_bind_text(s, k++, by); db_bind_text(s, k++, by);
+    int64_t id = db_step(s) == DB_ROW ? db_col_int(s, 0) : -1;
+    db_reset(s);
+    if (id > 0) grams_put(id, name);
+    return id;
 }
 
 void person_refresh_completeness(int64_t id) {

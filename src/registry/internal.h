@@ -1,0 +1,27 @@
+/* Shared between the files of the registry module only. */
+#ifndef VETS_REGISTRY_INTERNAL_H
+#define VETS_REGISTRY_INTERNAL_H
+#include "registry/registry.h"
+#include "db/db.h"
+
+/* List filters decoded from the query string; the export uses the same. */
+struct pfilter {
+    const char *lo, *hi;          /* region range: jurisdiction ∩ region filter */
+    const char *id_exact, *tail4, *tail6, *gram, *like, *py_lo, *py_hi;
+    const char *status, *category;
+    int complete;                 /* -1 any, 1 complete, 0 incomplete */
+    const char *order;
+    bool empty;                   /* the filter can match nothing */
+};
+bool person_filter_parse(req *r, struct pfilter *f);
+const char *person_filter_sql(arena *a, const struct pfilter *f, const char *select, const char *tail);
+int person_filter_bind(db_stmt *s, const struct pfilter *f);
+
+/* Writes one history row of a person (sub-records: categories, household). */
+int person_history_add(req *r, int64_t pid, const char *field, const char *label, const char *before, const char *after);
+/* Completeness items missing from V (comma-separated keys). */
+const char *person_missing(arena *a, const struct pvals *v, bool has_cat, bool family_only, int *count);
+/* Inserts a person already checked, without history or audit (bulk loads:
+ * the caller writes one audit row for the batch). Returns the id or -1. */
+int64_t person_insert_bulk(arena *a, const struct pvals *v, bool has_cat, bool family_only, const char *by);
+#endif

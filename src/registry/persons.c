@@ -1,0 +1,454 @@
+/* Routes of the registry: search-first list, detail, create, edit, history,
+ * reveal of masked values, ID checking while typing, and 建档立卡
+ * completeness per station. Jurisdiction is part of every query (a region
+ * range), so a record outside it simply does not exist for the user. */
+#include "registry/internal.h"
+#include "base/timeutil.h"
+#include "db/db.h"
+#include "network/network.h"
+#include "std/cdate.h"
+#include "std/idcard.h"
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the list ---- */
+
+struct sort_key { const char *name, *sql; };
+static const struct sort_key sorts[] = {
+    {"id", "p.id"}, {"name", "p.name"}, {"birth_date", "p.birth_date"}, {"updated_at", "p.updated_at"},
+    {"region_code", "p.region_code"}, {"missing_count", "p.missing_count"}, {"discharge_date", "p.discharge_date"},
+};
+
+static bool all_digits(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++) if (!isdigit((unsigned char)s[i])) return false;
+    return true;
+}
+
+bool person_filter_parse(req *r, struct pfilter *f) {
+    arena *a = req_arena(r);
+    user_ctx *u = current_user(r);
+    memset(f, 0, sizeof *f);
+    f->lo = u->scope_lo; f->hi = u->scope_hi; f->complete = -1;
+    const char *region = req_query(r, "region");
+    if (region && *region) {
+        if (strlen(region) != 12 || !all_digits(region, 12)) {
+            reply_error(r, 422, "validation_failed", "region", "区划代码应为 12 位数字"); return false;
+        }
+        char lo[13], hi[13];
+        region_scope(region, lo, hi);
+        /* Intersect with the jurisdiction: outside it the answer is simply empty. */
+        f->lo = strcmp(lo, f->lo) > 0 ? arena_strdup(a, lo) : f->lo;
+        f->hi = strcmp(hi, f->hi) < 0 ? arena_strdup(a, hi) : f->hi;
+        if (strcmp(f->lo, f->hi) > 0) f->empty = true;
+    }
+    const char *st = req_query(r, "status"), *cat = req_query(r, "category"), *cmp = req_query(r, "complete");
+    if (st && *st) f->status = st;
+    if (cat && *cat) f->category = cat;
+    if (cmp && *cmp) f->complete = atoi(cmp) ? 1 : 0;
+    const char *q = req_query(r, "q");
+    if (q) {
+        while (*q == ' ') q++;
+        char *qq = arena_strdup(a, q);
+        size_t n = strlen(qq);
+        while (n && qq[n - 1] == ' ') qq[--n] = 0;
+        if (n == 0) {
+        } else if ((n == 18 || n == 15) && all_digits(qq, n - 1)) {
+            idcard c;
+            if (idcard_parse(qq, 0, &c) == NULL) f->id_exact = arena_strdup(a, c.number);
+            else f->empty = true;
+        } else if ((n == 4 || n == 6) && (all_digits(qq, n) || (all_digits(qq, n - 1) && toupper((unsigned char)qq[n - 1]) == 'X'))) {
+            for (size_t i = 0; i < n; i++) qq[i] = (char)toupper((unsigned char)qq[i]);
+            if (n == 4) f->tail4 = qq; else f->tail6 = qq;
+        } else if (isalpha((unsigned char)qq[0])) {
+            bool ascii = true;
+            for (size_t i = 0; i < n; i++) { if (!isalpha((unsigned char)qq[i])) ascii = false; qq[i] = (char)tolower((unsigned char)qq[i]); }
+            if (!ascii) { f->empty = true; }
+            else {
+                f->py_lo = qq;
+                char *hi = arena_strdup(a, qq);
+                hi[n - 1]++;
+                f->py_hi = hi;
+            }
+        } else {
+            /* A name fragment: look up its first one or two characters in the
+             * gram index, and check the whole fragment with LIKE. */
+            int chars = 0; size_t cut = 0;
+            for (size_t i = 0; i <= n; i++) {
+                if (i == n || ((unsigned char)qq[i] & 0xC0) != 0x80) { if (chars == 2) { cut = i; break; } if (i < n) chars++; }
+                if (i == n) cut = n;
+            }
+            f->gram = arena_strndup(a, qq, cut);
+            if (cut < n) f->like = arena_printf(a, "%%%s%%", qq);
+        }
+    }
+    const char *sort = req_query(r, "sort");
+    f->order = "p.id DESC";
+    if (sort && *sort) {
+        bool desc = sort[0] == '-';
+        const char *key = desc ? sort + 1 : sort;
+        bool found = false;
+        for (size_t i = 0; i < sizeof sorts / sizeof *sorts; i++)
+            if (strcmp(sorts[i].name, key) == 0) {
+                f->order = arena_printf(a, "%s %s, p.id DESC", sorts[i].sql, desc ? "DESC" : "ASC");
+                found = true;
+            }
+        if (!found) { reply_error(r, 422, "validation_failed", "sort", "不支持按“%s”排序", key); return false; }
+    }
+    return true;
+}
+
+/* Assembles the WHERE clause from fixed fragments for the filters in use, so
+ * that each search shape gets a plan using its own index. Binds in order. */
+const char *person_filter_sql(arena *a, const struct pfilter *f, const char *select, const char *tail) {
+    char *w = arena_printf(a, "%s FROM persons p WHERE p.region_code BETWEEN ? AND ?", select);
+    if (f->id_exact) w = arena_printf(a, "%s AND p.id_number = ?", w);
+    if (f->tail4) w = arena_printf(a, "%s AND p.id_tail4 = ?", w);
+    if (f->tail6) w = arena_printf(a, "%s AND p.id_tail6 = ?", w);
+    if (f->gram) w = arena_printf(a, "%s AND p.id IN (SELECT person_id FROM person_grams WHERE gram = ?)", w);
+    if (f->like) w = arena_printf(a, "%s AND p.name LIKE ?", w);
+    if (f->py_lo) w = arena_printf(a, "%s AND ((p.name_initials >= ? AND p.name_initials < ?) OR (p.name_pinyin >= ? AND p.name_pinyin < ?))", w);
+    if (f->status) w = arena_printf(a, "%s AND p.status = ?", w);
+    if (f->category) w = arena_printf(a, "%s AND EXISTS (SELECT 1 FROM person_categories c WHERE c.person_id = p.id AND c.category = ? AND c.valid_to IS NULL)", w);
+    if (f->complete == 1) w = arena_printf(a, "%s AND p.missing_count = 0", w);
+    if (f->complete == 0) w = arena_printf(a, "%s AND p.missing_count > 0", w);
+    if (tail) w = arena_printf(a, "%s %s", w, tail);
+    return db_intern(w);
+}
+
+int person_filter_bind(db_stmt *s, const struct pfilter *f) {
+    int k = 1;
+    db_bind_text(s, k++, f->lo); db_bind_text(s, k++, f->hi);
+    if (f->id_exact) db_bind_text(s, k++, f->id_exact);
+    if (f->tail4) db_bind_text(s, k++, f->tail4);
+    if (f->tail6) db_bind_text(s, k++, f->tail6);
+    if (f->gram) db_bind_text(s, k++, f->gram);
+    if (f->like) db_bind_text(s, k++, f->like);
+    if (f->py_lo) { db_bind_text(s, k++, f->py_lo); db_bind_text(s, k++, f->py_hi); db_bind_text(s, k++, f->py_lo); db_bind_text(s, k++, f->py_hi); }
+    if (f->status) db_bind_text(s, k++, f->status);
+    if (f->category) db_bind_text(s, k++, f->category);
+    return k;
+}
+
+#define LIST_COLS "SELECT p.id, p.name, p.id_number, p.sex, p.birth_date, p.region_code, p.status, p.phone, " \
+                  "p.missing_count, p.updated_at, p.discharge_date, p.version"
+
+static void persons_list(req *r) {
+    struct pfilter f;
+    if (!person_filter_parse(r, &f)) return;
+    arena *a = req_arena(r);
+    int64_t page = req_query_int(r, "page", 1, 1, 1000000), size = req_query_int(r, "size", 20, 1, 200);
+    json_t *items = json_array();
+    int64_t total = 0;
+    if (!f.empty) {
+        db *d = db_thread();
+        db_stmt *s = db_prep(d, person_filter_sql(a, &f, "SELECT COUNT(*)", NULL));
+        person_filter_bind(s, &f);
+        total = db_step(s) == DB_ROW ? db_col_int(s, 0) : 0;
+        db_reset(s);
+        s = db_prep(d, person_filter_sql(a, &f, LIST_COLS, arena_printf(a, "ORDER BY %s LIMIT ? OFFSET ?", f.order)));
+        int k = person_filter_bind(s, &f);
+        db_bind_int(s, k++, size); db_bind_int(s, k++, (page - 1) * size);
+        while (db_step(s) == DB_ROW) {
+            json_t *it = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s?,s:I,s:s,s:s?,s:I}",
+                "id", (json_int_t)db_col_int(s, 0), "name", db_col_text(s, 1),
+                "id_number", mask_value(a, FT_IDNUM, db_col_text(s, 2)), "sex", db_col_text(s, 3),
+                "birth_date", db_col_text(s, 4), "region_code", db_col_text(s, 5), "status", db_col_text(s, 6),
+                "phone", db_col_text(s, 7), "missing_count", (json_int_t)db_col_int(s, 8),
+                "updated_at", db_col_text(s, 9), "discharge_date", db_col_text(s, 10),
+                "version", (json_int_t)db_col_int(s, 11));
+            json_array_append_new(items, it);
+        }
+        db_reset(s);
+        size_t i; json_t *it;
+        json_array_foreach(items, i, it) {
+            const char *rc = json_string_value(json_object_get(it, "region_code"));
+            const char *rn = region_name(a, rc);
+            char town[13]; snprintf(town, sizeof town, "%.9s000", rc);
+            const char *tn = region_name(a, town);
+            json_object_set_new(it, "region_name", rn ? json_string(rn) : json_null());
+            json_object_set_new(it, "town_name", tn ? json_string(tn) : json_null());
+            const char *sx = code_name(a, "sex", json_string_value(json_object_get(it, "sex")));
+            json_object_set_new(it, "sex_name", sx ? json_string(sx) : json_null());
+            const char *stn = code_name(a, "person_status", json_string_value(json_object_get(it, "status")));
+            json_object_set_new(it, "status_name", stn ? json_string(stn) : json_null());
+            json_t *cats = json_array();
+            db_stmt *c = db_prep(db_thread(), "SELECT c.category, k.name FROM person_categories c "
+                                              "LEFT JOIN codes k ON k.tbl = 'person_category' AND k.code = c.category "
+                                              "WHERE c.person_id = ? AND c.valid_to IS NULL ORDER BY c.id");
+            db_bind_int(c, 1, json_integer_value(json_object_get(it, "id")));
+            while (db_step(c) == DB_ROW) json_array_append_new(cats, json_string(db_col_text(c, 1) ? db_col_text(c, 1) : db_col_text(c, 0)));
+            db_reset(c);
+            json_object_set_new(it, "categories", cats);
+        }
+    }
+    reply_json(r, 200, json_pack("{s:o,s:I,s:I,s:I}", "items", items, "total", (json_int_t)total,
+                                 "page", (json_int_t)page, "size", (json_int_t)size));
+}
+
+/* ---- reading the body into values ---- */
+
+/* Copies JSON values at the field paths into IN; refuses unknown keys at any
+ * level and values of the wrong type, naming the field. */
+static bool body_to_vals(req *r, json_t *b, struct pvals *in, bool patch) {
+    memset(in, 0, sizeof *in);
+    arena *a = req_arena(r);
+    /* Walk the body: every leaf must be a known field path. */
+    json_t *stack[8]; const char *prefix[8]; int sp = 0;
+    stack[sp] = b; prefix[sp] = ""; sp++;
+    while (sp) {
+        sp--;
+        json_t *obj = stack[sp]; const char *pre = prefix[sp];
+        const char *k; json_t *v;
+        json_object_foreach(obj, k, v) {
+            const char *path = *pre ? arena_printf(a, "%s.%s", pre, k) : k;
+            if (!*pre && (strcmp(k, "version") == 0 || (!patch && (strcmp(k, "categories") == 0 || strcmp(k, "household") == 0))))
+                continue;
+            int i = pfield_index(path);
+            if (i < 0 && json_is_object(v) && sp < 7) {
+                bool is_prefix = false;
+                size_t pl = strlen(path);
+                for (size_t j = 0; j < person_nfields; j++)
+                    if (strncmp(person_fields[j].key, path, pl) == 0 && person_fields[j].key[pl] == '.') is_prefix = true;
+                if (is_prefix) { stack[sp] = v; prefix[sp] = path; sp++; continue; }
+            }
+            if (i < 0) { reply_error(r, 400, "unknown_field", path, "不允许提交字段“%s”", path); return false; }
+            if (person_fields[i].flags & FF_DERIVED) {
+                reply_error(r, 400, "unknown_field", path, "“%s”由系统生成，不能提交", person_fields[i].label); return false;
+            }
+            in->set[i] = true;
+            if (json_is_null(v)) in->v[i] = NULL;
+            else if (json_is_string(v)) in->v[i] = json_string_value(v);
+            else if (json_is_integer(v)) in->v[i] = arena_printf(a, "%lld", (long long)json_integer_value(v));
+            else { reply_error(r, 422, "validation_failed", path, "%s格式不正确", person_fields[i].label); return false; }
+        }
+    }
+    return true;
+}
+
+static void reply_check(req *r, const struct pcheck *c) {
+    if (c->existing_id) {
+        json_t *e = json_pack("{s:s,s:s,s:s,s:s,s:I}", "code", c->code, "message", c->message, "field", c->field,
+                              "request_id", req_id(r), "existing_id", (json_int_t)c->existing_id);
+        reply_json(r, c->status, json_pack("{s:o}", "error", e));
+    } else reply_error(r, c->status, c->code, c->field, "%s", c->message);
+}
+
+int category_insert(req *r, int64_t pid, json_t *c, bool audit);   /* categories.c */
+int household_insert(req *r, int64_t pid, json_t *h, bool audit);  /* household.c */
+
+static void persons_create(req *r) {
+    json_t *b = req_json(r);
+    if (!b) return;
+    struct pvals in;
+    if (!body_to_vals(r, b, &in, false)) return;
+    user_ctx *u = current_user(r);
+    arena *a = req_arena(r);
+    struct pcheck chk;
+    if (!person_check(a, u, &in, NULL, 0, &chk)) { reply_check(r, &chk); return; }
+    json_t *cats = json_object_get(b, "categories"), *hh = json_object_get(b, "household");
+    if ((cats && !json_is_array(cats)) || (hh && !json_is_array(hh))) {
+        reply_error(r, 422, "validation_failed", cats && !json_is_array(cats) ? "categories" : "household", "格式应为数组");
+        return;
+    }
+    db *d = db_thread();
+    if (db_begin(d) != DB_OK) { reply_error(r, 503, "busy", NULL, "服务器繁忙，请稍后重试"); return; }
+    int64_t id = person_store(a, u, req_id(r), req_ip(r), 0, 0, &in, NULL, NULL);
+    if (id <= 0) { db_rollback(d); reply_error(r, 500, "internal", NULL, "保存失败"); return; }
+    size_t i; json_t *c;
+    json_array_foreach(cats, i, c) if (category_insert(r, id, c, true) != 0) { db_rollback(d); return; }
+    json_array_foreach(hh, i, c) if (household_insert(r, id, c, true) != 0) { db_rollback(d); return; }
+    if (json_array_size(cats)) person_refresh_completeness(id);
+    if (db_commit(d) != DB_OK) { db_rollback(d); reply_error(r, 500, "internal", NULL, "保存失败"); return; }
+    json_t *j = person_view(a, u, id);
+    reply_json(r, 201, j);
+}
+
+static void persons_get(req *r) {
+    user_ctx *u = current_user(r);
+    int64_t id = req_param_id(r, 0);
+    json_t *j = id > 0 ? person_view(req_arena(r), u, id) : NULL;
+    if (!j) { reply_error(r, 404, "not_found", NULL, "人员档案不存在"); return; }
+    /* Reading a file is audited (personal data, PIPL). */
+    char ids[24]; snprintf(ids, sizeof ids, "%lld", (long long)id);
+    if (audit_log(r, "person.view", "person", ids, "ok", NULL) != 0) {
+        json_decref(j); reply_error(r, 503, "busy", NULL, "服务器繁忙，请稍后重试"); return;
+    }
+    reply_json(r, 200, j);
+}
+
+static void persons_patch(req *r) {
+    user_ctx *u = current_user(r);
+    arena *a = req_arena(r);
+    int64_t id = req_param_id(r, 0);
+    json_t *b = req_json(r);
+    if (!b) return;
+    struct pvals old, in;
+    int64_t cur_version;
+    if (id <= 0 || !person_load_vals(a, u, id, &old, &cur_version)) { reply_error(r, 404, "not_found", NULL, "人员档案不存在"); return; }
+    json_t *ver = json_object_get(b, "version");
+    if (!json_is_integer(ver)) { reply_error(r, 422, "validation_failed", "version", "缺少版本号 version"); return; }
+    if (!body_to_vals(r, b, &in, true)) return;
+    struct pcheck chk;
+    if (!person_check(a, u, &in, &old, id, &chk)) { reply_check(r, &chk); return; }
+    db *d = db_thread();
+    if (db_begin(d) != DB_OK) { reply_error(r, 503, "busy", NULL, "服务器繁忙，请稍后重试"); return; }
+    int64_t rc = person_store(a, u, req_id(r), req_ip(r), id, json_integer_value(ver), &in, &old, NULL);
+    if (rc == 0) { db_rollback(d); reply_error(r, 409, "version_conflict", "version", "该档案已被他人修改，请刷新后重试"); return; }
+    if (rc < 0 || db_commit(d) != DB_OK) { db_rollback(d); reply_error(r, 500, "internal", NULL, "保存失败"); return; }
+    reply_json(r, 200, person_view(a, u, id));
+}
+
+static void persons_history(req *r) {
+    user_ctx *u = current_user(r);
+    int64_t id = req_param_id(r, 0);
+    char name[64], region[13];
+    if (id <= 0 || !person_brief(id, u, name, region)) { reply_error(r, 404, "not_found", NULL, "人员档案不存在"); return; }
+    db_stmt *s = db_prep(db_thread(), "SELECT id, ts, username, field, label, before, after, request_id FROM person_history "
+                                      "WHERE person_id = ? ORDER BY id DESC LIMIT 1000");
+    db_bind_int(s, 1, id);
+    json_t *items = json_array();
+    while (db_step(s) == DB_ROW)
+        json_array_append_new(items, json_pack("{s:I,s:s,s:s?,s:s,s:s,s:s?,s:s?,s:s?}", "id", (json_int_t)db_col_int(s, 0),
+            "ts", db_col_text(s, 1), "username", db_col_text(s, 2), "field", db_col_text(s, 3), "label", db_col_text(s, 4),
+            "before", db_col_text(s, 5), "after", db_col_text(s, 6), "request_id", db_col_text(s, 7)));
+    db_reset(s);
+    reply_json(r, 200, json_pack("{s:o}", "items", items));
+}
+
+static const char *const reveal_keys[] = {"field", "reason", NULL};
+
+static void persons_reveal(req *r) {
+    user_ctx *u = current_user(r);
+    int64_t id = req_param_id(r, 0);
+    json_t *b = req_json(r);
+    if (!b || !json_only_keys(r, b, reveal_keys)) return;
+    bool bad = false;
+    const char *field = json_str_field(r, b, "field", "字段", 20, &bad);
+    const char *reason = bad ? NULL : json_str_field(r, b, "reason", "查看理由", 200, &bad);
+    if (bad) return;
+    if (!field || (strcmp(field, "id_number") && strcmp(field, "bank_account"))) {
+        reply_error(r, 422, "validation_failed", "field", "只能查看身份证号码（id_number）或银行账号（bank_account）"); return;
+    }
+    if (!reason || strlen(reason) < 4) { reply_error(r, 422, "validation_failed", "reason", "请填写查看理由（至少 2 个字）"); return; }
+    struct pvals v;
+    if (id <= 0 || !person_load_vals(req_arena(r), u, id, &v, NULL)) { reply_error(r, 404, "not_found", NULL, "人员档案不存在"); return; }
+    const char *value = v.v[pfield_index(field)];
+    char ids[24]; snprintf(ids, sizeof ids, "%lld", (long long)id);
+    if (audit_log(r, "person.reveal", "person", ids, "ok", json_pack("{s:s,s:s}", "field", field, "reason", reason)) != 0) {
+        reply_error(r, 503, "busy", NULL, "服务器繁忙，请稍后重试"); return;
+    }
+    reply_json(r, 200, json_pack("{s:s,s:s?}", "field", field, "value", value));
+    reply_header(r, "Cache-Control", "no-store");
+}
+
+static const char *const vid_keys[] = {"id_number", NULL};
+
+static void persons_validate_id(req *r) {
+    json_t *b = req_json(r);
+    if (!b || !json_only_keys(r, b, vid_keys)) return;
+    bool bad = false;
+    const char *v = json_str_field(r, b, "id_number", "身份证号码", 40, &bad);
+    if (bad) return;
+    idcard c;
+    const char *e = v ? idcard_parse(v, cdate_today_ymd(), &c) : "请输入身份证号码";
+    if (e) { reply_json(r, 200, json_pack("{s:b,s:s}", "valid", 0, "message", e)); return; }
+    char birth[11]; snprintf(birth, sizeof birth, "%04d-%02d-%02d", c.year, c.month, c.day);
+    char masked[19]; idcard_mask(c.number, masked, sizeof masked);
+    /* Tells whether a file exists, inside the jurisdiction only (no probing outside it). */
+    user_ctx *u = current_user(r);
+    db_stmt *s = db_prep(db_thread(), "SELECT id FROM persons WHERE id_number = ? AND region_code BETWEEN ? AND ?");
+    db_bind_text(s, 1, c.number); db_bind_text(s, 2, u->scope_lo); db_bind_text(s, 3, u->scope_hi);
+    int64_t existing = db_step(s) == DB_ROW ? db_col_int(s, 0) : 0;
+    db_reset(s);
+    json_t *j = json_pack("{s:b,s:s,s:s,s:s,s:s}", "valid", 1, "normalized", c.number, "masked", masked,
+                          "sex", c.sex == 1 ? "1" : "2", "birth_date", birth);
+    if (existing) json_object_set_new(j, "existing_id", json_integer(existing));
+    reply_json(r, 200, j);
+}
+
+static void persons_completeness(req *r) {
+    user_ctx *u = current_user(r);
+    /* Per station: persons of its own region (villages), or of the whole town
+     * subtree for town stations, complete and missing items. */
+    db *d = db_thread();
+    db_stmt *s = db_prep(d,
+        "SELECT st.id, st.name, st.level, st.region_code, COUNT(p.id), SUM(CASE WHEN p.missing_count = 0 THEN 1 ELSE 0 END) "
+        "FROM stations st LEFT JOIN persons p ON p.region_code = st.region_code "
+        "WHERE st.region_code BETWEEN ? AND ? AND st.level = 'village' GROUP BY st.id, st.name, st.level, st.region_code "
+        "ORDER BY st.region_code");
+    db_bind_text(s, 1, u->scope_lo); db_bind_text(s, 2, u->scope_hi);
+    json_t *items = json_array();
+    while (db_step(s) == DB_ROW) {
+        int64_t n = db_col_int(s, 4), ok = db_col_int(s, 5);
+        json_array_append_new(items, json_pack("{s:I,s:s,s:s,s:s,s:I,s:I,s:f}", "station_id", (json_int_t)db_col_int(s, 0),
+            "station_name", db_col_text(s, 1), "level", db_col_text(s, 2), "region_code", db_col_text(s, 3),
+            "persons", (json_int_t)n, "complete", (json_int_t)ok, "rate", n ? (double)ok / (double)n : 0.0));
+    }
+    db_reset(s);
+    /* Towns: sum over their villages plus persons filed directly at town level. */
+    s = db_prep(d,
+        "SELECT st.id, st.name, st.region_code, COUNT(p.id), SUM(CASE WHEN p.missing_count = 0 THEN 1 ELSE 0 END) "
+        "FROM stations st JOIN persons p ON p.region_code BETWEEN st.region_code AND SUBSTR(st.region_code, 1, 9) || '999' "
+        "WHERE st.region_code BETWEEN ? AND ? AND st.level = 'town' GROUP BY st.id, st.name, st.region_code ORDER BY st.region_code");
+    db_bind_text(s, 1, u->scope_lo); db_bind_text(s, 2, u->scope_hi);
+    json_t *towns = json_array();
+    while (db_step(s) == DB_ROW) {
+        int64_t n = db_col_int(s, 3), ok = db_col_int(s, 4);
+        json_array_append_new(towns, json_pack("{s:I,s:s,s:s,s:I,s:I,s:f}", "station_id", (json_int_t)db_col_int(s, 0),
+            "station_name", db_col_text(s, 1), "region_code", db_col_text(s, 2), "persons", (json_int_t)n,
+            "complete", (json_int_t)ok, "rate", n ? (double)ok / (double)n : 0.0));
+    }
+    db_reset(s);
+    /* Which items are missing most, over the jurisdiction. */
+    json_t *missing = json_object();
+    for (size_t i = 0; i < person_nfields; i++) {
+        if (!(person_fields[i].flags & FF_COMPLETE)) continue;
+        char *like = arena_printf(req_arena(r), "%%%s%%", person_fields[i].key);
+        s = db_prep(d, "SELECT COUNT(*) FROM persons WHERE region_code BETWEEN ? AND ? AND missing_count > 0 AND missing_fields LIKE ?");
+        db_bind_text(s, 1, u->scope_lo); db_bind_text(s, 2, u->scope_hi); db_bind_text(s, 3, like);
+        int64_t n = db_step(s) == DB_ROW ? db_col_int(s, 0) : 0;
+        db_reset(s);
+        if (n) json_object_set_new(missing, person_fields[i].label, json_integer(n));
+    }
+    s = db_prep(d, "SELECT COUNT(*) FROM persons WHERE region_code BETWEEN ? AND ? AND missing_fields LIKE '%categories%'");
+    db_bind_text(s, 1, u->scope_lo); db_bind_text(s, 2, u->scope_hi);
+    int64_t nc = db_step(s) == DB_ROW ? db_col_int(s, 0) : 0;
+    db_reset(s);
+    if (nc) json_object_set_new(missing, "优抚类别", json_integer(nc));
+    reply_json(r, 200, json_pack("{s:o,s:o,s:o}", "items", items, "towns", towns, "missing", missing));
+}
+
+void import_template(req *r);
+void import_upload(req *r);
+void import_commit(req *r);
+void import_errors(req *r);
+void persons_export(req *r);
+void categories_create(req *r);
+void categories_patch(req *r);
+void household_create(req *r);
+void household_patch(req *r);
+void household_delete(req *r);
+
+const struct route registry_routes[] = {
+    {"GET", "/api/v1/persons", "person.read", persons_list, 0},
+    {"POST", "/api/v1/persons", "person.write", persons_create, 0},
+    {"GET", "/api/v1/persons/completeness", "person.read", persons_completeness, ROUTE_COSTLY},
+    {"POST", "/api/v1/persons/validate-id", "person.read", persons_validate_id, 0},
+    {"GET", "/api/v1/persons/export.xlsx", "person.export", persons_export, ROUTE_COSTLY},
+    {"GET", "/api/v1/persons/import/template.xlsx", "person.import", import_template, 0},
+    {"POST", "/api/v1/persons/import", "person.import", import_upload, ROUTE_UPLOAD | ROUTE_COSTLY},
+    {"POST", "/api/v1/persons/import/{job}/commit", "person.import", import_commit, ROUTE_COSTLY},
+    {"GET", "/api/v1/persons/import/{job}/errors.xlsx", "person.import", import_errors, 0},
+    {"GET", "/api/v1/persons/{id}", "person.read", persons_get, 0},
+    {"PATCH", "/api/v1/persons/{id}", "person.write", persons_patch, 0},
+    {"GET", "/api/v1/persons/{id}/history", "person.read", persons_history, 0},
+    {"POST", "/api/v1/persons/{id}/reveal", "person.reveal", persons_reveal, 0},
+    {"POST", "/api/v1/persons/{id}/categories", "person.write", categories_create, 0},
+    {"PATCH", "/api/v1/persons/{id}/categories/{cid}", "person.write", categories_patch, 0},
+    {"POST", "/api/v1/persons/{id}/household", "person.write", household_create, 0},
+    {"PATCH", "/api/v1/persons/{id}/household/{hid}", "person.write", household_patch, 0},
+    {"DELETE", "/api/v1/persons/{id}/household/{hid}", "person.write", household_delete, 0},
+};
+const size_t registry_routes_count = sizeof registry_routes / sizeof *registry_routes;
