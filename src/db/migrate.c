@@ -19,14 +19,16 @@ int migrate_current(db *d) {
     return (int)db_query_int(d, "SELECT MAX(version) FROM schema_migrations", NULL, 0);
 }
 
-int migrate_up(db *d, char *err, unsigned errcap) {
+int migrate_up(db *d, char *err, unsigned errcap) { return migrate_up_to(d, 1 << 30, err, errcap); }
+
+int migrate_up_to(db *d, int max, char *err, unsigned errcap) {
     if (ensure_table(d) != DB_OK) {
         snprintf(err, errcap, "无法创建迁移记录表：%s", db_errmsg(d));
         return -1;
     }
     int cur = migrate_current(d), applied = 0;
     for (const struct migration *m = vets_migrations; m->sql; m++) {
-        if (m->version <= cur) continue;
+        if (m->version <= cur || m->version > max) continue;
         if (db_begin(d) != DB_OK || db_exec(d, m->sql) != DB_OK) {
             snprintf(err, errcap, "数据库迁移 %s 失败：%s", m->name, db_errmsg(d));
             db_rollback(d);
