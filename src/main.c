@@ -14,6 +14,7 @@
 #include "http/http.h"
 #include "modules.h"
 #include "network/network.h"
+#include "requests/requests.h"
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -61,6 +62,7 @@ static int open_data(const char *data, const char *ref) {
     if (n > 0) log_info(NULL, "数据库迁移：应用 %d 个（版本 %d → %d）", n, before, migrate_current(d));
     if (schema_limit < (1 << 30)) return before == 0 ? 1 : 0;   /* an old schema: reference data may not fit it */
     if (refdata_load(ref, err, sizeof err) != 0) { fprintf(stderr, "参考数据加载失败：%s\n", err); return -1; }
+    if (requests_refdata_load(ref, err, sizeof err) != 0) { fprintf(stderr, "诉求参考数据加载失败：%s\n", err); return -1; }
     return before == 0 ? 1 : 0;
 }
 
@@ -114,7 +116,7 @@ static int create_accounts(const char *data, const char *file, const struct acco
         fprintf(f, "%s\t%s\t%s\t%s\n", acc[i].username, pw, acc[i].role, sname ? sname : "");
         printf("  %-10s %-16s %-16s %s\n", acc[i].username, pw, acc[i].role, sname ? sname : "");
         free(sname);
-        audit_log_as(NULL, "init", "127.0.0.1", "user.create", "user", acc[i].username, "ok",
+        audit_event_as(NULL, "init", "127.0.0.1", "user.create", "user", acc[i].username, "ok",
                      json_pack("{s:s}", "role", acc[i].role));
     }
     fclose(f);
@@ -236,9 +238,44 @@ static void health(req *r) {
     reply_json(r, 200, json_pack("{s:s,s:s,s:I,s:s}", "status", "ok", "version", VETS_VERSION,
                                  "schema", (json_int_t)v, "database", "sqlite"));
 }
+extern const char vets_openapi_yaml[];
+static void openapi(req *r) {
+    size_t n = strlen(vets_openapi_yaml);
+    char *copy = malloc(n);
+    memcpy(copy, vets_openapi_yaml, n);
+    reply_bytes(r, 200, "application/yaml; charset=utf-8", copy, n, NULL);
+}
+
 static const struct route public_routes[] = {
     {"GET", "/api/v1/health", "public", health, ROUTE_PUBLIC},
+    {"GET", "/api/v1/openapi.yaml", "public", openapi, ROUTE_PUBLIC},
 };
+
+/* Registers every module's routes (refused when a route lacks a permission). */
+static int register_routes(bool test_clock) {
+    for (size_t i = 0; i < vets_modules_count; i++)
+        if (http_add_routes(vets_modules[i].routes, *vets_modules[i].nroutes, perm_known) != 0) return -1;
+    if (http_add_routes(public_routes, sizeof public_routes / sizeof *public_routes, perm_known) != 0) return -1;
+    if (test_clock && http_add_routes(test_routes, 1, perm_known) != 0) return -1;
+    return 0;
+}
+
+/* vets routes: the route table as TSV (method, path, permission, flags) —
+ * for the OpenAPI check and the access tests. */
+static int cmd_routes(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "--help") == 0) {
+        printf("用法：vets routes\n  列出全部接口：方法、路径、所需权限、标志（public/upload/costly）。\n");
+        return 0;
+    }
+    if (register_routes(false) != 0) return 1;
+    for (size_t i = 0; i < http_route_count(); i++) {
+        const struct route *rt = http_route_at(i);
+        printf("%s\t%s\t%s\t%s%s%s%s\n", rt->method, rt->pattern, rt->perm,
+               rt->flags & ROUTE_PUBLIC ? "public," : "", rt->flags & ROUTE_UPLOAD ? "upload," : "",
+               rt->flags & ROUTE_COSTLY ? "costly," : "", rt->flags & ROUTE_PRE_CHANGE ? "pre_change," : "");
+    }
+    return 0;
+}
 
 static int cmd_serve(int argc, char **argv) {
     const char *data = NULL, *ref = default_ref(), *web = default_web(), *listen_at = "127.0.0.1:8080",
@@ -273,10 +310,7 @@ static int cmd_serve(int argc, char **argv) {
     if (open_data(data, ref) < 0) return 1;
     if (!has_users() && first_admins(data) != 0) return 1;
     auth_init_dummy();
-    for (size_t i = 0; i < vets_modules_count; i++)
-        if (http_add_routes(vets_modules[i].routes, *vets_modules[i].nroutes, perm_known) != 0) return 1;
-    if (http_add_routes(public_routes, 1, perm_known) != 0) return 1;
-    if (test_clock && http_add_routes(test_routes, 1, perm_known) != 0) return 1;
+    if (register_routes(test_clock) != 0) return 1;
     auth_install_guard();
 
     /* Signals are taken synchronously by this thread; workers never see them. */
@@ -301,6 +335,7 @@ static int cmd_serve(int argc, char **argv) {
         FILE *f = fopen(port_file, "w");
         if (f) { fprintf(f, "%d\n", bound); fclose(f); }
     }
+    if (requests_job_start() != 0) { http_stop(0); return 1; }
     log_info(NULL, "vets %s 已启动：http://%s:%d/ （数据目录 %s）", VETS_VERSION, host, bound, data);
     printf("vets 已启动：http://%s:%d/\n", host, bound);
     fflush(stdout);
@@ -308,6 +343,7 @@ static int cmd_serve(int argc, char **argv) {
     sigwait(&set, &sig);
     log_info(NULL, "收到信号 %d：停止接收新请求，等待进行中的请求完成", sig);
     http_stop(10000);
+    requests_job_stop();
     db_thread_close();
     log_info(NULL, "已停止");
     return 0;
@@ -353,7 +389,7 @@ static int cmd_backup(int argc, char **argv) {
     if (db_configure(data, err, sizeof err) != 0) { fprintf(stderr, "%s\n", err); return 1; }
     int backup_file(const char *out_path, char *e, unsigned ecap);
     if (backup_file(out, err, sizeof err) != 0) { fprintf(stderr, "%s\n", err); return 1; }
-    audit_log_as(NULL, "cli", "127.0.0.1", "system.backup", "database", out, "ok", NULL);
+    audit_event_as(NULL, "cli", "127.0.0.1", "system.backup", "database", out, "ok", NULL);
     printf("备份完成：%s\n", out);
     return 0;
 }
@@ -430,6 +466,7 @@ static void usage(void) {
            "  audit     审计日志校验（audit verify）\n"
            "  backup    在线备份数据库\n"
            "  restore   从备份恢复\n"
+           "  routes    列出全部接口及所需权限\n"
            "  version   显示版本\n\n"
            "每个命令都可用 --help 查看说明，例如 vets serve --help。\n", VETS_VERSION);
 }
@@ -450,6 +487,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "backup") == 0) return cmd_backup(argc - 1, argv + 1);
     if (strcmp(cmd, "restore") == 0) return cmd_restore(argc - 1, argv + 1);
     if (strcmp(cmd, "import") == 0) return cmd_import(argc - 1, argv + 1);
+    if (strcmp(cmd, "routes") == 0) return cmd_routes(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) { printf("vets %s\n", VETS_VERSION); return 0; }
     fprintf(stderr, "未知命令：%s\n\n", cmd);
     usage();

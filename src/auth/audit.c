@@ -90,6 +90,19 @@ int audit_log(req *r, const char *event, const char *otype, const char *oid, con
                         event, otype, oid, result, detail);
 }
 
+int audit_event(req *r, const char *event, const char *otype, const char *oid, const char *result, json_t *detail) {
+    int rc = audit_log(r, event, otype, oid, result, detail);
+    json_decref(detail);
+    return rc;
+}
+
+int audit_event_as(const user_ctx *u, const char *rid, const char *ip, const char *event, const char *otype,
+                   const char *oid, const char *result, json_t *detail) {
+    int rc = audit_log_as(u, rid, ip, event, otype, oid, result, detail);
+    json_decref(detail);
+    return rc;
+}
+
 int64_t audit_verify(int64_t *rows, char *why, unsigned whycap) {
     db *d = db_thread();
     db_stmt *s = db_prep(d, "SELECT id, ts, user_id, username, role, station_id, ip, request_id, event, "

@@ -56,6 +56,11 @@ int audit_log(req *r, const char *event, const char *otype, const char *oid,
 /* Same for work outside HTTP (CLI import): actor may be NULL (system). */
 int audit_log_as(const user_ctx *actor, const char *rid, const char *ip, const char *event,
                  const char *otype, const char *oid, const char *result, json_t *detail);
+/* The same, taking ownership of DETAIL (for inline json_pack). */
+int audit_event(req *r, const char *event, const char *otype, const char *oid,
+                const char *result, json_t *detail);
+int audit_event_as(const user_ctx *actor, const char *rid, const char *ip, const char *event,
+                   const char *otype, const char *oid, const char *result, json_t *detail);
 /* Checks the hash chain; returns 0 when intact, else the first broken id
  * (and a reason). rows gets the number of rows checked. */
 int64_t audit_verify(int64_t *rows, char *why, unsigned whycap);

@@ -58,7 +58,7 @@ static void login(req *r) {
     db_reset(s);
     if (locked_until > now) {
         password_verify(dummy_hash, password);   /* same time as a real check */
-        audit_log_as(&anon, req_id(r), req_ip(r), "login.locked", "user", username, "denied", NULL);
+        audit_event_as(&anon, req_id(r), req_ip(r), "login.locked", "user", username, "denied", NULL);
         int mins = (int)((locked_until - now + 59) / 60);
         reply_error(r, 401, "account_locked", NULL, "登录失败次数过多，账户已锁定，请 %d 分钟后再试", mins);
         return;
@@ -86,10 +86,10 @@ static void login(req *r) {
         db_bind_int(s, 2, lock ? 0 : failures);
         db_bind_int(s, 3, lock ? now + lock_min * 60 : 0);
         db_step(s); db_reset(s);
-        audit_log_as(&anon, req_id(r), req_ip(r), "login.failed", "user", username, "failed",
+        audit_event_as(&anon, req_id(r), req_ip(r), "login.failed", "user", username, "failed",
                      json_pack("{s:I}", "failures", (json_int_t)failures));
         if (lock)
-            audit_log_as(&anon, req_id(r), req_ip(r), "login.lockout", "user", username, "locked",
+            audit_event_as(&anon, req_id(r), req_ip(r), "login.lockout", "user", username, "locked",
                          json_pack("{s:I}", "minutes", (json_int_t)lock_min));
         db_commit(d);
         if (lock)
@@ -109,7 +109,7 @@ static void login(req *r) {
     db_step(s); db_reset(s);
     char csrf[33];
     if (session_create(r, uid, csrf) != 0 ||
-        audit_log(r, "login.ok", "user", username, "ok", NULL) != 0 || db_commit(d) != DB_OK) {
+        audit_event(r, "login.ok", "user", username, "ok", NULL) != 0 || db_commit(d) != DB_OK) {
         db_rollback(d);
         reply_error(r, 500, "internal", NULL, "登录失败，请稍后重试");
         return;
@@ -123,7 +123,7 @@ static void logout(req *r) {
     db *d = db_thread();
     db_begin(d);
     session_delete(u->token_hash);
-    audit_log(r, "logout", "user", u->username, "ok", NULL);
+    audit_event(r, "logout", "user", u->username, "ok", NULL);
     db_commit(d);
     session_clear_cookie(r);
     reply_json(r, 200, json_pack("{s:b}", "ok", 1));
@@ -153,7 +153,7 @@ static void change_password(req *r) {
     if (db_step(s) == DB_ROW) snprintf(hash, sizeof hash, "%s", db_col_text(s, 0));
     db_reset(s);
     if (!password_verify(hash, oldp)) {
-        audit_log(r, "password.change", "user", u->username, "failed", json_pack("{s:s}", "reason", "old_password"));
+        audit_event(r, "password.change", "user", u->username, "failed", json_pack("{s:s}", "reason", "old_password"));
         reply_error(r, 422, "validation_failed", "old_password", "原密码不正确");
         return;
     }
@@ -169,7 +169,7 @@ static void change_password(req *r) {
     db_bind_text(s, 1, nh); db_bind_text(s, 2, ts); db_bind_text(s, 3, ts); db_bind_int(s, 4, u->id);
     int rc = db_step(s); db_reset(s);
     if (rc != DB_DONE || session_delete_user_others(u->id, u->token_hash) != 0 ||
-        audit_log(r, "password.change", "user", u->username, "ok", NULL) != 0 || db_commit(d) != DB_OK) {
+        audit_event(r, "password.change", "user", u->username, "ok", NULL) != 0 || db_commit(d) != DB_OK) {
         db_rollback(d);
         reply_error(r, 500, "internal", NULL, "修改密码失败");
         return;

@@ -86,7 +86,7 @@ static int session_resolve(req *r, user_ctx *u) {
         db_step(s); db_reset(s);
         user_ctx tmp;
         if (user_load_ctx(uid, &tmp) == 0) {
-            audit_log_as(&tmp, req_id(r), req_ip(r), "session.timeout", "user", tmp.username, "ok",
+            audit_event_as(&tmp, req_id(r), req_ip(r), "session.timeout", "user", tmp.username, "ok",
                          json_pack("{s:s}", "reason", now - created > absolute ? "absolute" : "idle"));
         }
         return 2;
@@ -105,7 +105,7 @@ static int session_resolve(req *r, user_ctx *u) {
 }
 
 static void deny(req *r, int status, const char *code, const char *why, const char *msg) {
-    audit_log(r, "access.denied", "route", arena_printf(req_arena(r), "%s %s", req_method(r), req_path(r)),
+    audit_event(r, "access.denied", "route", arena_printf(req_arena(r), "%s %s", req_method(r), req_path(r)),
               "denied", json_pack("{s:s}", "reason", why));
     reply_error(r, status, code, NULL, "%s", msg);
 }

@@ -212,7 +212,7 @@ static void users_create(req *r) {
         db_bind_text(s, 1, phone); db_bind_int(s, 2, id); db_step(s); db_reset(s);
     }
     char ids[24]; snprintf(ids, sizeof ids, "%lld", (long long)id);
-    if (audit_log(r, "user.create", "user", ids, "ok",
+    if (audit_event(r, "user.create", "user", ids, "ok",
                   json_pack("{s:{s:s,s:s,s:I}}", "after", "username", username, "name", name,
                             "station_id", (json_int_t)json_integer_value(sid))) != 0 || db_commit(d) != DB_OK) {
         db_rollback(d);
@@ -275,7 +275,7 @@ static void users_patch(req *r) {
         json_object_set(before, k, json_object_get(cur, k) ? json_object_get(cur, k) : json_null());
     }
     char ids[24]; snprintf(ids, sizeof ids, "%lld", (long long)id);
-    int arc = audit_log(r, "user.update", "user", ids, "ok", json_pack("{s:o,s:o}", "before", before, "after", after));
+    int arc = audit_event(r, "user.update", "user", ids, "ok", json_pack("{s:o,s:o}", "before", before, "after", after));
     json_decref(cur);
     if (arc != 0 || db_commit(d) != DB_OK) { db_rollback(d); reply_error(r, 500, "internal", NULL, "保存失败"); return; }
     json_t *u = user_get_scoped(r, id);
@@ -298,7 +298,7 @@ static void users_reset_password(req *r) {
     int rc = db_step(s); db_reset(s);
     session_delete_user_others(id, NULL);
     char ids[24]; snprintf(ids, sizeof ids, "%lld", (long long)id);
-    if (rc != DB_DONE || audit_log(r, "user.reset_password", "user", ids, "ok", NULL) != 0 || db_commit(d) != DB_OK) {
+    if (rc != DB_DONE || audit_event(r, "user.reset_password", "user", ids, "ok", NULL) != 0 || db_commit(d) != DB_OK) {
         db_rollback(d); json_decref(cur); reply_error(r, 500, "internal", NULL, "重置密码失败"); return;
     }
     json_decref(cur);
@@ -315,7 +315,7 @@ static void users_unlock(req *r) {
     db_bind_text(s, 1, json_string_value(json_object_get(cur, "username")));
     db_step(s); db_reset(s);
     char ids[24]; snprintf(ids, sizeof ids, "%lld", (long long)id);
-    audit_log(r, "user.unlock", "user", ids, "ok", NULL);
+    audit_event(r, "user.unlock", "user", ids, "ok", NULL);
     db_commit(d);
     json_decref(cur);
     json_t *u = user_get_scoped(r, id);
@@ -350,7 +350,7 @@ static void users_set_roles(req *r) {
     }
     session_delete_user_others(id, NULL);   /* new rights apply at next login */
     char ids[24]; snprintf(ids, sizeof ids, "%lld", (long long)id);
-    if (audit_log(r, "user.roles", "user", ids, "ok",
+    if (audit_event(r, "user.roles", "user", ids, "ok",
                   json_pack("{s:O,s:O}", "before", json_object_get(cur, "roles"), "after", roles)) != 0 ||
         db_commit(d) != DB_OK) {
         db_rollback(d); json_decref(cur); reply_error(r, 500, "internal", NULL, "保存失败"); return;
@@ -443,7 +443,7 @@ static void settings_patch(req *r) {
         json_object_set_new(before, k, json_string(old));
         json_object_set_new(after, k, json_string(val));
     }
-    if (audit_log(r, "settings.update", "settings", NULL, "ok", json_pack("{s:o,s:o}", "before", before, "after", after)) != 0 ||
+    if (audit_event(r, "settings.update", "settings", NULL, "ok", json_pack("{s:o,s:o}", "before", before, "after", after)) != 0 ||
         db_commit(d) != DB_OK) {
         db_rollback(d); reply_error(r, 500, "internal", NULL, "保存失败"); return;
     }

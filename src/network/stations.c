@@ -225,7 +225,7 @@ static void stations_create(req *r) {
         db_bind_text(s, 1, name); db_bind_int(s, 2, id); db_step(s); db_reset(s);
     }
     char ids[24]; snprintf(ids, sizeof ids, "%lld", (long long)id);
-    if (audit_log(r, "station.create", "station", ids, "ok", json_pack("{s:{s:s}}", "after", "region_code", rc)) != 0 ||
+    if (audit_event(r, "station.create", "station", ids, "ok", json_pack("{s:{s:s}}", "after", "region_code", rc)) != 0 ||
         db_commit(d) != DB_OK) {
         db_rollback(d); reply_error(r, 500, "internal", NULL, "创建服务站失败"); return;
     }
@@ -304,7 +304,7 @@ static void stations_patch(req *r) {
         json_object_set(before, k, old ? old : json_null());
     }
     char ids[24]; snprintf(ids, sizeof ids, "%lld", (long long)id);
-    if (audit_log(r, "station.update", "station", ids, "ok", json_pack("{s:o,s:o}", "before", before, "after", after)) != 0 ||
+    if (audit_event(r, "station.update", "station", ids, "ok", json_pack("{s:o,s:o}", "before", before, "after", after)) != 0 ||
         db_commit(d) != DB_OK) {
         db_rollback(d); reply_error(r, 500, "internal", NULL, "保存失败"); goto out;
     }

@@ -9,20 +9,64 @@
 #include <stdlib.h>
 #include <string.h>
 
-int person_history_add(req *r, int64_t pid, const char *field, const char *label, const char *before, const char *after) {
-    user_ctx *u = current_user(r);
+int person_history_add_as(const user_ctx *u, const char *rid, int64_t pid, const char *field, const char *label,
+                         const char *before, const char *after) {
     char ts[21]; iso_utc(now_unix(), ts);
     db_stmt *s = db_prep(db_thread(), "INSERT INTO person_history(person_id, ts, user_id, username, request_id, field, label, before, after) "
                                       "VALUES (?,?,?,?,?,?,?,?,?)");
-    db_bind_int(s, 1, pid); db_bind_text(s, 2, ts); db_bind_int(s, 3, u->id); db_bind_text(s, 4, u->username);
-    db_bind_text(s, 5, req_id(r)); db_bind_text(s, 6, field); db_bind_text(s, 7, label);
+    db_bind_int(s, 1, pid); db_bind_text(s, 2, ts);
+    if (u) db_bind_int(s, 3, u->id); else db_bind_null(s, 3);
+    db_bind_text(s, 4, u ? u->username : "system");
+    db_bind_text(s, 5, rid); db_bind_text(s, 6, field); db_bind_text(s, 7, label);
     db_bind_text(s, 8, before); db_bind_text(s, 9, after);
     int rc = db_step(s); db_reset(s);
     return rc == DB_DONE ? 0 : -1;
 }
 
+int person_history_add(req *r, int64_t pid, const char *field, const char *label, const char *before, const char *after) {
+    return person_history_add_as(current_user(r), req_id(r), pid, field, label, before, after);
+}
+
 static bool is_family(const char *c) {
     return !strcmp(c, "21") || !strcmp(c, "22") || !strcmp(c, "23");
+}
+
+/* The rules of a category's attributes. The API and the import both call it,
+ * so a rule holds whichever door the data came in by. Disability needs a
+ * valid cause × grade pair, read from data/codes/disability_grade_rule.csv
+ * (never from code: the pairs are policy); the 三属 need the relation and the
+ * deceased serviceman. */
+const char *category_rules(arena *a, const char *category, const char *cause, int64_t grade, const char *relation,
+                           const char *deceased_name, bool has_deceased_id, const char **field) {
+    if (strcmp(category, "1") == 0) {
+        if (!cause) { *field = "disability_cause"; return "伤残人员须填写伤残性质（因战、因公、因病）"; }
+        if (grade < 1) { *field = "disability_grade"; return "伤残人员须填写伤残等级（1–10 级）"; }
+        db_stmt *s = db_prep(db_thread(), "SELECT extra FROM codes WHERE tbl = 'disability_grade_rule' AND code = ?");
+        db_bind_text(s, 1, cause);
+        int lo = 1, hi = 10;
+        if (db_step(s) == DB_ROW) {
+            json_t *ex = json_loads(db_col_text(s, 0) ? db_col_text(s, 0) : "{}", 0, NULL);
+            if (ex) {
+                const char *mn = json_string_value(json_object_get(ex, "grade_min")), *mx = json_string_value(json_object_get(ex, "grade_max"));
+                if (mn) lo = atoi(mn);
+                if (mx) hi = atoi(mx);
+                json_decref(ex);
+            }
+        }
+        db_reset(s);
+        if (grade < lo || grade > hi) {
+            *field = "disability_grade";
+            return arena_printf(a, "%s伤残等级只能为 %d–%d 级", code_name(a, "disability_cause", cause), lo, hi);
+        }
+    } else if (cause || grade) {
+        *field = "disability_cause";
+        return "只有伤残人员类别填写伤残性质和等级";
+    }
+    if (is_family(category)) {
+        if (!relation) { *field = "relation"; return "遗属须填写与牺牲（病故）军人的关系"; }
+        if (!deceased_name && !has_deceased_id) { *field = "deceased_name"; return "遗属须填写牺牲（病故）军人姓名"; }
+    }
+    return NULL;
 }
 
 static bool opt_date(req *r, json_t *b, const char *key, const char *label, const char **out) {
@@ -79,35 +123,9 @@ static bool cat_validate(req *r, json_t *b, struct catv *c) {
     if (json_object_get(b, "note")) { v = json_str_field(r, b, "note", "备注", 200, &bad); if (bad) return false; c->note = v; }
     json_t *dp = json_object_get(b, "deceased_person_id");
     if (dp) c->dpid = json_is_integer(dp) ? json_integer_value(dp) : 0;
-    /* Rules of the category: disability needs a valid cause × grade pair (data/codes/disability_grade_rule.csv). */
-    if (strcmp(c->category, "1") == 0) {
-        if (!c->cause) { reply_error(r, 422, "validation_failed", "disability_cause", "伤残人员须填写伤残性质（因战、因公、因病）"); return false; }
-        if (c->grade < 1) { reply_error(r, 422, "validation_failed", "disability_grade", "伤残人员须填写伤残等级（1–10 级）"); return false; }
-        db_stmt *s = db_prep(db_thread(), "SELECT extra FROM codes WHERE tbl = 'disability_grade_rule' AND code = ?");
-        db_bind_text(s, 1, c->cause);
-        int lo = 1, hi = 10;
-        if (db_step(s) == DB_ROW) {
-            json_t *ex = json_loads(db_col_text(s, 0) ? db_col_text(s, 0) : "{}", 0, NULL);
-            if (ex) {
-                const char *mn = json_string_value(json_object_get(ex, "grade_min")), *mx = json_string_value(json_object_get(ex, "grade_max"));
-                if (mn) lo = atoi(mn);
-                if (mx) hi = atoi(mx);
-                json_decref(ex);
-            }
-        }
-        db_reset(s);
-        if (c->grade < lo || c->grade > hi) {
-            reply_error(r, 422, "validation_failed", "disability_grade", "%s伤残等级只能为 %d–%d 级",
-                        code_name(a, "disability_cause", c->cause), lo, hi);
-            return false;
-        }
-    } else if (c->cause || c->grade) {
-        reply_error(r, 422, "validation_failed", "disability_cause", "只有伤残人员类别填写伤残性质和等级"); return false;
-    }
-    if (is_family(c->category)) {
-        if (!c->rel) { reply_error(r, 422, "validation_failed", "relation", "遗属须填写与牺牲（病故）军人的关系"); return false; }
-        if (!c->dname && !c->dpid) { reply_error(r, 422, "validation_failed", "deceased_name", "遗属须填写牺牲（病故）军人姓名"); return false; }
-    }
+    const char *field = NULL;
+    const char *e = category_rules(a, c->category, c->cause, c->grade, c->rel, c->dname, c->dpid != 0, &field);
+    if (e) { reply_error(r, 422, "validation_failed", field, "%s", e); return false; }
     return true;
 }
 
@@ -149,7 +167,7 @@ int category_insert(req *r, int64_t pid, json_t *b, bool audit) {
     if (person_history_add(r, pid, "categories", "优抚类别", NULL, arena_printf(req_arena(r), "新增：%s", desc)) != 0) return -1;
     if (audit) {
         char ids[24]; snprintf(ids, sizeof ids, "%lld", (long long)pid);
-        if (audit_log(r, "person.category.add", "person", ids, "ok",
+        if (audit_event(r, "person.category.add", "person", ids, "ok",
                       json_pack("{s:{s:s,s:I}}", "after", "category", c.category, "category_id", (json_int_t)cid)) != 0) {
             reply_error(r, 500, "internal", NULL, "保存失败"); return -1;
         }
@@ -194,6 +212,19 @@ void categories_patch(req *r) {
     struct catv before = c;
     if (!cat_validate(r, b, &c)) return;
     if (db_begin(d) != DB_OK) { reply_error(r, 503, "busy", NULL, "服务器繁忙"); return; }
+    /* Reopening an ended category must not give the person the same category
+     * twice (the create route refuses that too). */
+    if (before.to && !c.to) {
+        s = db_prep(d, "SELECT 1 FROM person_categories WHERE person_id = ? AND category = ? AND valid_to IS NULL AND id <> ?");
+        db_bind_int(s, 1, pid); db_bind_text(s, 2, c.category); db_bind_int(s, 3, cid);
+        bool dup = db_step(s) == DB_ROW;
+        db_reset(s);
+        if (dup) {
+            db_rollback(d);
+            reply_error(r, 409, "duplicate", "valid_to", "该人员已有有效的“%s”类别，不能恢复此条", code_name(a, "person_category", c.category));
+            return;
+        }
+    }
     char ts[21]; iso_utc(now_unix(), ts);
     s = db_prep(d, "UPDATE person_categories SET valid_from = ?, valid_to = ?, disability_cause = ?, disability_grade = ?, "
                    "certificate_no = ?, deceased_name = ?, relation = ?, note = ?, version = version + 1, updated_at = ? "
@@ -235,7 +266,7 @@ void categories_patch(req *r) {
     }
     person_refresh_completeness(pid);
     char ids[24]; snprintf(ids, sizeof ids, "%lld", (long long)pid);
-    if (audit_log(r, "person.category.update", "person", ids, "ok",
+    if (audit_event(r, "person.category.update", "person", ids, "ok",
                   json_pack("{s:I,s:o,s:o}", "category_id", (json_int_t)cid, "before", bj, "after", aj)) != 0 || db_commit(d) != DB_OK) {
         db_rollback(d); reply_error(r, 500, "internal", NULL, "保存失败"); return;
     }

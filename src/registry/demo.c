@@ -226,7 +226,7 @@ int registry_demo(const struct demo_opts *o, char *err, unsigned errcap) {
         made++;
         #undef SET
     }
-    if (audit_log_as(NULL, "demo", "127.0.0.1", "person.demo_generate", "person", NULL, "ok",
+    if (audit_event_as(NULL, "demo", "127.0.0.1", "person.demo_generate", "person", NULL, "ok",
                      json_pack("{s:I}", "count", (json_int_t)made)) != 0 || db_commit(d) != DB_OK) {
         snprintf(err, errcap, "提交演示人员失败");
         goto fail;

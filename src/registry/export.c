@@ -11,13 +11,22 @@
 #include <string.h>
 #include <unistd.h>
 
+/* A temporary file in the data folder's tmp/ (owner only, same disk as the
+ * database), not in the shared /tmp: exports hold personal data, and a
+ * million rows would not fit a small tmpfs. */
+char *registry_tmp_path(arena *a, const char *what, const char *rid) {
+    const char *file = db_get_config()->path, *slash = strrchr(file, '/');
+    if (!slash) return arena_printf(a, "tmp/vets-%s-%s.xlsx", what, rid);
+    return arena_printf(a, "%.*s/tmp/vets-%s-%s.xlsx", (int)(slash - file), file, what, rid);
+}
+
 void persons_export(req *r) {
     struct pfilter f;
     if (!person_filter_parse(r, &f)) return;
     user_ctx *u = current_user(r);
     bool full = req_query_int(r, "full", 0, 0, 1) == 1;
     if (full && !user_can(u, "person.export_full")) {
-        audit_log(r, "access.denied", "route", "persons.export.full", "denied", NULL);
+        audit_event(r, "access.denied", "route", "persons.export.full", "denied", NULL);
         reply_error(r, 403, "forbidden", "full", "没有导出完整证件号码的权限");
         return;
     }
@@ -28,7 +37,7 @@ void persons_export(req *r) {
     names[n] = "镇（街道）"; widths[n++] = 14;
     names[n] = "优抚类别"; widths[n++] = 24;
     names[n] = "建档缺项"; widths[n++] = 30;
-    char *path = arena_printf(a, "/tmp/vets-export-%s.xlsx", req_id(r));
+    char *path = registry_tmp_path(a, "export", req_id(r));
     xlsx_out *x = xlsx_out_open(path, "人员档案");
     if (!x) { reply_error(r, 500, "internal", NULL, "生成导出文件失败"); return; }
     xlsx_out_header(x, names, n, widths);
@@ -83,12 +92,11 @@ void persons_export(req *r) {
     }
     if (xlsx_out_close(x) != 0) { unlink(path); reply_error(r, 500, "internal", NULL, "生成导出文件失败"); return; }
     const char *q = req_query(r, "q"), *region = req_query(r, "region"), *cat = req_query(r, "category");
-    if (audit_log(r, "person.export", "person", NULL, "ok",
+    if (audit_event(r, "person.export", "person", NULL, "ok",
                   json_pack("{s:I,s:b,s:s?,s:s?,s:s?}", "rows", (json_int_t)rows, "full", full,
                             "q", q && *q ? "(有检索词)" : NULL, "region", region, "category", cat)) != 0) {
         unlink(path); reply_error(r, 503, "busy", NULL, "服务器繁忙，请稍后重试"); return;
     }
     reply_file(r, path, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "人员档案导出.xlsx", true);
-    reply_header(r, "Cache-Control", "no-store");
     reply_header(r, "X-Export-Rows", arena_printf(a, "%lld", (long long)rows));
 }

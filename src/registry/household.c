@@ -84,7 +84,7 @@ int household_insert(req *r, int64_t pid, json_t *b, bool audit) {
     const char *desc = describe(req_arena(r), &h);
     if (person_history_add(r, pid, "household", "家庭成员", NULL, arena_printf(req_arena(r), "新增：%s", desc)) != 0) return -1;
     char ids[24]; snprintf(ids, sizeof ids, "%lld", (long long)pid);
-    if (audit && audit_log(r, "person.household.add", "person", ids, "ok",
+    if (audit && audit_event(r, "person.household.add", "person", ids, "ok",
                            json_pack("{s:I,s:s}", "member_id", (json_int_t)hid, "after", desc)) != 0) return -1;
     return 0;
 }
@@ -145,7 +145,7 @@ void household_patch(req *r) {
     const char *bd = describe(a, &before), *ad = describe(a, &h);
     char ids[24]; snprintf(ids, sizeof ids, "%lld", (long long)pid);
     if (rc != DB_DONE || person_history_add(r, pid, "household", "家庭成员", bd, ad) != 0 ||
-        audit_log(r, "person.household.update", "person", ids, "ok",
+        audit_event(r, "person.household.update", "person", ids, "ok",
                   json_pack("{s:I,s:s,s:s}", "member_id", (json_int_t)hid, "before", bd, "after", ad)) != 0 ||
         db_commit(d) != DB_OK) {
         db_rollback(d); reply_error(r, 500, "internal", NULL, "保存失败"); return;
@@ -166,7 +166,7 @@ void household_delete(req *r) {
     const char *desc = describe(req_arena(r), &h);
     char ids[24]; snprintf(ids, sizeof ids, "%lld", (long long)pid);
     if (rc != DB_DONE || person_history_add(r, pid, "household", "家庭成员", arena_printf(req_arena(r), "删除：%s", desc), NULL) != 0 ||
-        audit_log(r, "person.household.delete", "person", ids, "ok", json_pack("{s:I,s:s}", "member_id", (json_int_t)hid, "before", desc)) != 0 ||
+        audit_event(r, "person.household.delete", "person", ids, "ok", json_pack("{s:I,s:s}", "member_id", (json_int_t)hid, "before", desc)) != 0 ||
         db_commit(d) != DB_OK) {
         db_rollback(d); reply_error(r, 500, "internal", NULL, "删除失败"); return;
     }

@@ -135,6 +135,77 @@ static const char *row_categories(arena *a, const char *text, const char **codes
     return NULL;
 }
 
+/* Attributes of the categories named in a row, as codes. */
+struct rowcat { const char *cause, *relation; int64_t grade; };
+
+static int xcol_index(const struct import_ctx *c, int x) {
+    for (int k = 0; k < c->map.ncols; k++) if (c->map.xcol[k] == x) return k;
+    return -1;
+}
+
+static bool holds_category(int64_t pid, const char *cat) {
+    db_stmt *s = db_prep(db_thread(), "SELECT 1 FROM person_categories WHERE person_id = ? AND category = ? AND valid_to IS NULL");
+    db_bind_int(s, 1, pid); db_bind_text(s, 2, cat);
+    bool has = db_step(s) == DB_ROW;
+    db_reset(s);
+    return has;
+}
+
+/* 伤残等级 as staff write it: 8, 8.0, 8级, 八级. -1 when not a grade. */
+static int64_t parse_grade(const char *t) {
+    static const char *const cn[] = {"一", "二", "三", "四", "五", "六", "七", "八", "九", "十"};
+    char *end;
+    long g = strtol(t, &end, 10);
+    if (end != t) {
+        if (!strcmp(end, ".0") || !strcmp(end, "级")) end += strlen(end);
+        return *end ? -1 : g;
+    }
+    for (int i = 0; i < 10; i++) {
+        size_t l = strlen(cn[i]);
+        if (!strncmp(t, cn[i], l) && (!t[l] || !strcmp(t + l, "级"))) return i + 1;
+    }
+    return -1;
+}
+
+/* Reads the category columns of a row and checks them by the rules the API
+ * applies (category_rules): a cause × grade pair that does not exist, a 三属
+ * without relation or deceased, or a cause given without 伤残人员 is an error
+ * of the row, not a silently stored wrong entitlement. Categories the person
+ * already holds are not added again, so they are not checked again either
+ * (a re-imported export has no attribute columns). */
+static void row_category_attrs(struct import_ctx *c, arena *a, const char *const *x, int64_t existing,
+                               const char **cats, int *ncat, struct rowcat *rc, struct rowerr *errs, int *ne) {
+    #define ROWERR(xc, fld, msg) do { int col_ = xcol_index(c, xc); \
+        errs[(*ne)++] = (struct rowerr){col_ >= 0 ? col_ : xcol_index(c, X_CATEGORY), fld, msg}; return; } while (0)
+    if (x[X_CATEGORY]) {
+        const char *e = row_categories(a, x[X_CATEGORY], cats, ncat);
+        if (e) ROWERR(X_CATEGORY, "categories", e);
+    }
+    if (x[X_CAUSE] && !(rc->cause = code_by_name(a, "disability_cause", x[X_CAUSE])))
+        ROWERR(X_CAUSE, "disability_cause", arena_printf(a, "伤残性质“%s”无效，应为因战、因公或因病", x[X_CAUSE]));
+    if (x[X_GRADE] && ((rc->grade = parse_grade(x[X_GRADE])) < 1 || rc->grade > 10))
+        ROWERR(X_GRADE, "disability_grade", arena_printf(a, "伤残等级“%s”无效，应为 1–10 级", x[X_GRADE]));
+    if (x[X_RELATION] && !(rc->relation = code_by_name(a, "relation", x[X_RELATION])))
+        ROWERR(X_RELATION, "relation", arena_printf(a, "与烈士（军人）关系“%s”无效", x[X_RELATION]));
+    bool dis = false;
+    for (int i = 0; i < *ncat; i++) {
+        if (!strcmp(cats[i], "1")) dis = true;
+        if (existing > 0 && holds_category(existing, cats[i])) continue;
+        bool d1 = !strcmp(cats[i], "1");
+        const char *field = NULL;
+        const char *e = category_rules(a, cats[i], d1 ? rc->cause : NULL, d1 ? rc->grade : 0, rc->relation,
+                                       x[X_DECEASED], false, &field);
+        if (e) {
+            int xc = !strcmp(field, "disability_cause") ? X_CAUSE : !strcmp(field, "disability_grade") ? X_GRADE
+                   : !strcmp(field, "relation") ? X_RELATION : !strcmp(field, "deceased_name") ? X_DECEASED : X_CATEGORY;
+            ROWERR(xc, field, e);
+        }
+    }
+    if (!dis && (rc->cause || rc->grade > 0))
+        ROWERR(rc->cause ? X_CAUSE : X_GRADE, "disability_cause", "填写了伤残性质或等级，但优抚类别中没有“伤残人员”");
+    #undef ROWERR
+}
+
 /* Checks (and, when applying, writes) one data row. */
 static void import_row(struct import_ctx *c, arena *a, const char *const *cells, int n, int rownum) {
     struct rowerr errs[64]; int ne = 0;
@@ -176,14 +247,8 @@ static void import_row(struct import_ctx *c, arena *a, const char *const *cells,
         }
     }
     const char *cats[8]; int ncat = 0;
-    if (!ne && x[X_CATEGORY]) {
-        const char *e = row_categories(a, x[X_CATEGORY], cats, &ncat);
-        if (e) {
-            int col = -1;
-            for (int k = 0; k < c->map.ncols; k++) if (c->map.xcol[k] == X_CATEGORY) col = k;
-            errs[ne++] = (struct rowerr){col, "categories", e};
-        }
-    }
+    struct rowcat rc = {0};
+    if (!ne) row_category_attrs(c, a, x, existing, cats, &ncat, &rc, errs, &ne);
     if (!ne) {
         if (existing > 0) {
             action = "update";
@@ -230,26 +295,35 @@ static void import_row(struct import_ctx *c, arena *a, const char *const *cells,
                                existing > 0 ? &old : NULL, ".import");
     if (pid <= 0) { c->fatal = "写入数据库失败"; return; }
     if (existing > 0) c->updated++; else c->created++;
-    /* Categories named in the row that the person does not hold yet. */
+    /* Categories named in the row that the person does not hold yet, with
+     * the attributes checked above; kept in the history and audited like
+     * the ones added through the API. */
     for (int i = 0; i < ncat; i++) {
-        db_stmt *s = db_prep(db_thread(), "SELECT 1 FROM person_categories WHERE person_id = ? AND category = ? AND valid_to IS NULL");
-        db_bind_int(s, 1, pid); db_bind_text(s, 2, cats[i]);
-        bool has = db_step(s) == DB_ROW;
-        db_reset(s);
-        if (has) continue;
+        if (holds_category(pid, cats[i])) continue;
         bool dis = !strcmp(cats[i], "1");
+        /* The deceased and the relation belong to the 三属 entries only. */
+        bool fam = !strcmp(cats[i], "21") || !strcmp(cats[i], "22") || !strcmp(cats[i], "23");
         char ts[21]; iso_utc(now_unix(), ts);
-        s = db_prep(db_thread(), "INSERT INTO person_categories(person_id, category, disability_cause, disability_grade, certificate_no, "
-                                 "deceased_name, relation, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)");
+        db_stmt *s = db_prep(db_thread(), "INSERT INTO person_categories(person_id, category, disability_cause, disability_grade, certificate_no, "
+                                          "deceased_name, relation, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?) RETURNING id");
         db_bind_int(s, 1, pid); db_bind_text(s, 2, cats[i]);
-        db_bind_text(s, 3, dis && x[X_CAUSE] ? code_by_name(a, "disability_cause", x[X_CAUSE]) : NULL);
-        if (dis && x[X_GRADE]) db_bind_int(s, 4, atoi(x[X_GRADE])); else db_bind_null(s, 4);
+        db_bind_text(s, 3, dis ? rc.cause : NULL);
+        if (dis && rc.grade > 0) db_bind_int(s, 4, rc.grade); else db_bind_null(s, 4);
         db_bind_text(s, 5, x[X_CERT]);
-        db_bind_text(s, 6, x[X_DECEASED]);
-        db_bind_text(s, 7, x[X_RELATION] ? code_by_name(a, "relation", x[X_RELATION]) : NULL);
+        db_bind_text(s, 6, fam ? x[X_DECEASED] : NULL);
+        db_bind_text(s, 7, fam ? rc.relation : NULL);
         db_bind_text(s, 8, ts); db_bind_text(s, 9, ts);
-        if (db_step(s) != DB_DONE) c->fatal = "写入优抚类别失败";
+        int64_t cid = db_step(s) == DB_ROW ? db_col_int(s, 0) : -1;
         db_reset(s);
+        if (cid < 0) { c->fatal = "写入优抚类别失败"; return; }
+        const char *desc = arena_printf(a, "新增：%s%s", code_name(a, "person_category", cats[i]),
+                                        dis ? arena_printf(a, "（%s%lld级）", code_name(a, "disability_cause", rc.cause), (long long)rc.grade) : "");
+        char ids[24]; snprintf(ids, sizeof ids, "%lld", (long long)pid);
+        if (person_history_add_as(c->u, c->rid, pid, "categories", "优抚类别", NULL, desc) != 0 ||
+            audit_event_as(c->u, c->rid, c->ip, "person.category.add.import", "person", ids, "ok",
+                         json_pack("{s:{s:s,s:I}}", "after", "category", cats[i], "category_id", (json_int_t)cid)) != 0) {
+            c->fatal = "写入优抚类别失败"; return;
+        }
     }
     if (ncat) person_refresh_completeness(pid);
 }
@@ -303,7 +377,7 @@ void import_template(req *r) {
         widths[n++] = person_fields[i].type == FT_IDNUM ? 22 : 14;
     }
     for (int x = 0; x < NX; x++) { names[n] = xcols[x].label; widths[n++] = 16; }
-    char *path = arena_printf(a, "/tmp/vets-template-%s.xlsx", req_id(r));
+    char *path = registry_tmp_path(a, "template", req_id(r));
     xlsx_out *x = xlsx_out_open_ex(path, "人员档案", false);
     if (!x) { reply_error(r, 500, "internal", NULL, "生成模板失败"); return; }
     xlsx_out_header(x, names, n, widths);
@@ -375,7 +449,7 @@ void import_upload(req *r) {
     db_bind_text(s, 4, path); db_bind_text(s, 5, ts); db_bind_int(s, 6, c.rows); db_bind_int(s, 7, c.n_new);
     db_bind_int(s, 8, c.n_update); db_bind_int(s, 9, c.n_error);
     int rc = db_step(s); db_reset(s);
-    if (rc != DB_DONE || audit_log(r, "person.import.preview", "import", job, "ok",
+    if (rc != DB_DONE || audit_event(r, "person.import.preview", "import", job, "ok",
             json_pack("{s:s,s:I,s:I,s:I,s:I}", "filename", fname ? fname : "upload", "rows", (json_int_t)c.rows,
                       "new", (json_int_t)c.n_new, "update", (json_int_t)c.n_update, "error", (json_int_t)c.n_error)) != 0 ||
         db_commit(d) != DB_OK) {
@@ -430,7 +504,7 @@ void import_commit(req *r) {
     if (e) { db_rollback(d); ctx_free(&c); reply_error(r, 422, "validation_failed", "file", "%s", e); return; }
     db_stmt *s = db_prep(d, "UPDATE import_jobs SET committed = 1 WHERE id = ?");
     db_bind_text(s, 1, job); db_step(s); db_reset(s);
-    if (audit_log(r, "person.import", "import", job, "ok",
+    if (audit_event(r, "person.import", "import", job, "ok",
                   json_pack("{s:s,s:s,s:I,s:I,s:I}", "filename", fname, "mode", mode, "created", (json_int_t)c.created,
                             "updated", (json_int_t)c.updated, "skipped", (json_int_t)c.skipped)) != 0 || db_commit(d) != DB_OK) {
         db_rollback(d); ctx_free(&c); reply_error(r, 500, "internal", NULL, "导入失败，未写入任何数据"); return;
@@ -454,7 +528,7 @@ void import_errors(req *r) {
     int rc = xlsx_out_close(c.errs);
     ctx_free(&c);
     if (e || rc != 0) { unlink(out); reply_error(r, 422, "validation_failed", "file", "%s", e ? e : "生成错误表失败"); return; }
-    audit_log(r, "person.import.errors", "import", job, "ok", json_pack("{s:I}", "rows", (json_int_t)c.n_error));
+    audit_event(r, "person.import.errors", "import", job, "ok", json_pack("{s:I}", "rows", (json_int_t)c.n_error));
     reply_file(r, out, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                arena_printf(req_arena(r), "导入错误行-%s.xlsx", fname), true);
 }
@@ -475,7 +549,7 @@ int import_persons_cli(const char *file, const user_ctx *u, bool valid_only, boo
         ctx_free(&c);
         return e || (c.n_error && !valid_only) ? -1 : 0;
     }
-    if (audit_log_as(u, "cli", "127.0.0.1", "person.import", "import", file, "ok",
+    if (audit_event_as(u, "cli", "127.0.0.1", "person.import", "import", file, "ok",
                      json_pack("{s:I,s:I,s:I}", "created", (json_int_t)c.created, "updated", (json_int_t)c.updated,
                                "skipped", (json_int_t)c.skipped)) != 0 || db_commit(d) != DB_OK) {
         db_rollback(d); ctx_free(&c); snprintf(err, errcap, "写入失败"); return -1;

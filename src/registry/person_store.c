@@ -65,6 +65,9 @@ bool person_check(arena *a, const user_ctx *u, struct pvals *in, const struct pv
         } else if (old) {
             in->v[i] = old->v[i];
         } else in->v[i] = NULL;
+        /* A count cleared on an update is stored as 0 (NOT NULL): say so in
+         * the history too, rather than "empty" for a value that reads back 0. */
+        if (old && f->type == FT_INT && !in->v[i]) in->v[i] = "0";
         if ((f->flags & FF_REQUIRED) && !in->v[i]) return fail(res, f->key, arena_printf(a, "请填写%s", f->label));
     }
     /* Sex and birth date come from the ID number; a contradicting value is refused. */
@@ -274,8 +277,7 @@ int64_t person_store(arena *a, const user_ctx *u, const char *rid, const char *i
     char ev[48]; snprintf(ev, sizeof ev, "person.%s%s", old ? "update" : "create", suffix ? suffix : "");
     json_t *det = old ? json_pack("{s:o,s:o}", "before", before, "after", after) : json_pack("{s:o}", "after", after);
     if (!old) json_decref(before);
-    int arc = audit_log_as(u, rid, ip, ev, "person", ids, "ok", det);
-    json_decref(det);
+    int arc = audit_event_as(u, rid, ip, ev, "person", ids, "ok", det);
     return arc == 0 ? nid : -1;
 }
 

@@ -26,6 +26,21 @@ static bool all_digits(const char *s, size_t n) {
     return true;
 }
 
+/* QUERY as ID characters when it is made only of digits and X as typed
+ * (full-width ０–９ and Ｘ from a Chinese IME, lower-case x), else NULL. */
+static const char *id_chars(arena *a, const char *q) {
+    char *o = arena_alloc(a, strlen(q) + 1), *w = o;
+    for (const unsigned char *p = (const unsigned char *)q; *p;) {
+        if (isdigit(*p)) *w++ = (char)*p++;
+        else if (*p == 'x' || *p == 'X') { *w++ = 'X'; p++; }
+        else if (p[0] == 0xEF && p[1] == 0xBC && p[2] >= 0x90 && p[2] <= 0x99) { *w++ = (char)('0' + p[2] - 0x90); p += 3; }
+        else if ((p[0] == 0xEF && p[1] == 0xBC && p[2] == 0xB8) || (p[0] == 0xEF && p[1] == 0xBD && p[2] == 0x98)) { *w++ = 'X'; p += 3; }
+        else return NULL;
+    }
+    *w = 0;
+    return o;
+}
+
 bool person_filter_parse(req *r, struct pfilter *f) {
     arena *a = req_arena(r);
     user_ctx *u = current_user(r);
@@ -53,14 +68,19 @@ bool person_filter_parse(req *r, struct pfilter *f) {
         char *qq = arena_strdup(a, q);
         size_t n = strlen(qq);
         while (n && qq[n - 1] == ' ') qq[--n] = 0;
+        const char *dg = id_chars(a, qq);
+        size_t dn = dg ? strlen(dg) : 0;
         if (n == 0) {
-        } else if ((n == 18 || n == 15) && all_digits(qq, n - 1)) {
+        } else if (dg && (dn == 18 || dn == 15) && all_digits(dg, dn - 1)) {
             idcard c;
-            if (idcard_parse(qq, 0, &c) == NULL) f->id_exact = arena_strdup(a, c.number);
+            if (idcard_parse(dg, 0, &c) == NULL) f->id_exact = arena_strdup(a, c.number);
             else f->empty = true;
-        } else if ((n == 4 || n == 6) && (all_digits(qq, n) || (all_digits(qq, n - 1) && toupper((unsigned char)qq[n - 1]) == 'X'))) {
-            for (size_t i = 0; i < n; i++) qq[i] = (char)toupper((unsigned char)qq[i]);
-            if (n == 4) f->tail4 = qq; else f->tail6 = qq;
+        } else if (dg && dn >= 4 && dn <= 6 && all_digits(dg, dn - 1)) {
+            /* The last 4, 5 or 6 characters of the number. Five go through the
+             * tail4 index and compare the fifth from the end in tail6. */
+            if (dn == 4) f->tail4 = dg;
+            else if (dn == 6) f->tail6 = dg;
+            else { f->tail4 = dg + 1; f->tail5 = dg; }
         } else if (isalpha((unsigned char)qq[0])) {
             bool ascii = true;
             for (size_t i = 0; i < n; i++) { if (!isalpha((unsigned char)qq[i])) ascii = false; qq[i] = (char)tolower((unsigned char)qq[i]); }
@@ -106,6 +126,7 @@ const char *person_filter_sql(arena *a, const struct pfilter *f, const char *sel
     if (f->id_exact) w = arena_printf(a, "%s AND p.id_number = ?", w);
     if (f->tail4) w = arena_printf(a, "%s AND p.id_tail4 = ?", w);
     if (f->tail6) w = arena_printf(a, "%s AND p.id_tail6 = ?", w);
+    if (f->tail5) w = arena_printf(a, "%s AND substr(p.id_tail6, 2) = ?", w);
     if (f->gram) w = arena_printf(a, "%s AND p.id IN (SELECT person_id FROM person_grams WHERE gram = ?)", w);
     if (f->like) w = arena_printf(a, "%s AND p.name LIKE ?", w);
     if (f->py_lo) w = arena_printf(a, "%s AND ((p.name_initials >= ? AND p.name_initials < ?) OR (p.name_pinyin >= ? AND p.name_pinyin < ?))", w);
@@ -123,6 +144,7 @@ int person_filter_bind(db_stmt *s, const struct pfilter *f) {
     if (f->id_exact) db_bind_text(s, k++, f->id_exact);
     if (f->tail4) db_bind_text(s, k++, f->tail4);
     if (f->tail6) db_bind_text(s, k++, f->tail6);
+    if (f->tail5) db_bind_text(s, k++, f->tail5);
     if (f->gram) db_bind_text(s, k++, f->gram);
     if (f->like) db_bind_text(s, k++, f->like);
     if (f->py_lo) { db_bind_text(s, k++, f->py_lo); db_bind_text(s, k++, f->py_hi); db_bind_text(s, k++, f->py_lo); db_bind_text(s, k++, f->py_hi); }
@@ -272,7 +294,7 @@ static void persons_get(req *r) {
     if (!j) { reply_error(r, 404, "not_found", NULL, "人员档案不存在"); return; }
     /* Reading a file is audited (personal data, PIPL). */
     char ids[24]; snprintf(ids, sizeof ids, "%lld", (long long)id);
-    if (audit_log(r, "person.view", "person", ids, "ok", NULL) != 0) {
+    if (audit_event(r, "person.view", "person", ids, "ok", NULL) != 0) {
         json_decref(j); reply_error(r, 503, "busy", NULL, "服务器繁忙，请稍后重试"); return;
     }
     reply_json(r, 200, j);
@@ -319,6 +341,18 @@ static void persons_history(req *r) {
 
 static const char *const reveal_keys[] = {"field", "reason", NULL};
 
+/* Characters of a reason, not bytes, and spaces do not count: "  " is no
+ * reason, "核对" is one. */
+static size_t reason_chars(const char *s) {
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
+        if ((*p & 0xC0) == 0x80 || *p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') continue;
+        if (p[0] == 0xE3 && p[1] == 0x80 && p[2] == 0x80) { p += 2; continue; }   /* U+3000 */
+        n++;
+    }
+    return n;
+}
+
 static void persons_reveal(req *r) {
     user_ctx *u = current_user(r);
     int64_t id = req_param_id(r, 0);
@@ -331,16 +365,15 @@ static void persons_reveal(req *r) {
     if (!field || (strcmp(field, "id_number") && strcmp(field, "bank_account"))) {
         reply_error(r, 422, "validation_failed", "field", "只能查看身份证号码（id_number）或银行账号（bank_account）"); return;
     }
-    if (!reason || strlen(reason) < 4) { reply_error(r, 422, "validation_failed", "reason", "请填写查看理由（至少 2 个字）"); return; }
+    if (reason_chars(reason) < 2) { reply_error(r, 422, "validation_failed", "reason", "请填写查看理由（至少 2 个字）"); return; }
     struct pvals v;
     if (id <= 0 || !person_load_vals(req_arena(r), u, id, &v, NULL)) { reply_error(r, 404, "not_found", NULL, "人员档案不存在"); return; }
     const char *value = v.v[pfield_index(field)];
     char ids[24]; snprintf(ids, sizeof ids, "%lld", (long long)id);
-    if (audit_log(r, "person.reveal", "person", ids, "ok", json_pack("{s:s,s:s}", "field", field, "reason", reason)) != 0) {
+    if (audit_event(r, "person.reveal", "person", ids, "ok", json_pack("{s:s,s:s}", "field", field, "reason", reason)) != 0) {
         reply_error(r, 503, "busy", NULL, "服务器繁忙，请稍后重试"); return;
     }
     reply_json(r, 200, json_pack("{s:s,s:s?}", "field", field, "value", value));
-    reply_header(r, "Cache-Control", "no-store");
 }
 
 static const char *const vid_keys[] = {"id_number", NULL};
@@ -368,56 +401,100 @@ static void persons_validate_id(req *r) {
     reply_json(r, 200, j);
 }
 
+/* Per-region tallies of one pass over the persons in scope. */
+struct ctally { char code[13]; int64_t persons, complete, miss[65]; };
+
+/* Adds the counts of T into SUM. */
+static void tally_add(struct ctally *sum, const struct ctally *t) {
+    sum->persons += t->persons; sum->complete += t->complete;
+    for (size_t i = 0; i <= person_nfields; i++) sum->miss[i] += t->miss[i];
+}
+
+/* Missing items as {field key: count}; index person_nfields is 优抚类别. */
+static json_t *tally_missing(const struct ctally *t, bool labels) {
+    json_t *m = json_object();
+    for (size_t i = 0; i <= person_nfields; i++) {
+        if (!t->miss[i]) continue;
+        const char *k = i < person_nfields ? (labels ? person_fields[i].label : person_fields[i].key) : (labels ? "优抚类别" : "categories");
+        json_object_set_new(m, k, json_integer(t->miss[i]));
+    }
+    return m;
+}
+
+static json_t *tally_item(json_t *j, const struct ctally *t) {
+    json_object_set_new(j, "persons", json_integer(t->persons));
+    json_object_set_new(j, "complete", json_integer(t->complete));
+    json_object_set_new(j, "rate", json_real(t->persons ? (double)t->complete / (double)t->persons : 0.0));
+    json_object_set_new(j, "missing", tally_missing(t, false));
+    return j;
+}
+
 static void persons_completeness(req *r) {
     user_ctx *u = current_user(r);
-    /* Per station: persons of its own region (villages), or of the whole town
-     * subtree for town stations, complete and missing items. */
+    arena *a = req_arena(r);
+    /* The jurisdiction, narrowed by ?region= like the list (outside it: empty). */
+    const char *lo = u->scope_lo, *hi = u->scope_hi;
+    const char *region = req_query(r, "region");
+    if (region && *region) {
+        if (strlen(region) != 12 || !all_digits(region, 12)) {
+            reply_error(r, 422, "validation_failed", "region", "区划代码应为 12 位数字"); return;
+        }
+        char rlo[13], rhi[13];
+        region_scope(region, rlo, rhi);
+        if (strcmp(rlo, lo) > 0) lo = arena_strdup(a, rlo);
+        if (strcmp(rhi, hi) < 0) hi = arena_strdup(a, rhi);
+    }
+    /* One pass, grouped by region and by the set of missing items (few distinct
+     * sets), instead of one scan per item; split in C into per-item counts. */
     db *d = db_thread();
-    db_stmt *s = db_prep(d,
-        "SELECT st.id, st.name, st.level, st.region_code, COUNT(p.id), SUM(CASE WHEN p.missing_count = 0 THEN 1 ELSE 0 END) "
-        "FROM stations st LEFT JOIN persons p ON p.region_code = st.region_code "
-        "WHERE st.region_code BETWEEN ? AND ? AND st.level = 'village' GROUP BY st.id, st.name, st.level, st.region_code "
-        "ORDER BY st.region_code");
-    db_bind_text(s, 1, u->scope_lo); db_bind_text(s, 2, u->scope_hi);
-    json_t *items = json_array();
-    while (db_step(s) == DB_ROW) {
-        int64_t n = db_col_int(s, 4), ok = db_col_int(s, 5);
-        json_array_append_new(items, json_pack("{s:I,s:s,s:s,s:s,s:I,s:I,s:f}", "station_id", (json_int_t)db_col_int(s, 0),
-            "station_name", db_col_text(s, 1), "level", db_col_text(s, 2), "region_code", db_col_text(s, 3),
-            "persons", (json_int_t)n, "complete", (json_int_t)ok, "rate", n ? (double)ok / (double)n : 0.0));
-    }
-    db_reset(s);
-    /* Towns: sum over their villages plus persons filed directly at town level. */
-    s = db_prep(d,
-        "SELECT st.id, st.name, st.region_code, COUNT(p.id), SUM(CASE WHEN p.missing_count = 0 THEN 1 ELSE 0 END) "
-        "FROM stations st JOIN persons p ON p.region_code BETWEEN st.region_code AND SUBSTR(st.region_code, 1, 9) || '999' "
-        "WHERE st.region_code BETWEEN ? AND ? AND st.level = 'town' GROUP BY st.id, st.name, st.region_code ORDER BY st.region_code");
-    db_bind_text(s, 1, u->scope_lo); db_bind_text(s, 2, u->scope_hi);
-    json_t *towns = json_array();
-    while (db_step(s) == DB_ROW) {
-        int64_t n = db_col_int(s, 3), ok = db_col_int(s, 4);
-        json_array_append_new(towns, json_pack("{s:I,s:s,s:s,s:I,s:I,s:f}", "station_id", (json_int_t)db_col_int(s, 0),
-            "station_name", db_col_text(s, 1), "region_code", db_col_text(s, 2), "persons", (json_int_t)n,
-            "complete", (json_int_t)ok, "rate", n ? (double)ok / (double)n : 0.0));
-    }
-    db_reset(s);
-    /* Which items are missing most, over the jurisdiction. */
-    json_t *missing = json_object();
-    for (size_t i = 0; i < person_nfields; i++) {
-        if (!(person_fields[i].flags & FF_COMPLETE)) continue;
-        char *like = arena_printf(req_arena(r), "%%%s%%", person_fields[i].key);
-        s = db_prep(d, "SELECT COUNT(*) FROM persons WHERE region_code BETWEEN ? AND ? AND missing_count > 0 AND missing_fields LIKE ?");
-        db_bind_text(s, 1, u->scope_lo); db_bind_text(s, 2, u->scope_hi); db_bind_text(s, 3, like);
-        int64_t n = db_step(s) == DB_ROW ? db_col_int(s, 0) : 0;
+    size_t nt = 0, cap = 64;
+    struct ctally *t = calloc(cap, sizeof *t), all = {0};
+    if (strcmp(lo, hi) <= 0) {
+        db_stmt *s = db_prep(d, "SELECT region_code, missing_fields, COUNT(*) FROM persons WHERE region_code BETWEEN ? AND ? "
+                                "GROUP BY region_code, missing_fields ORDER BY region_code");
+        db_bind_text(s, 1, lo); db_bind_text(s, 2, hi);
+        while (db_step(s) == DB_ROW) {
+            const char *rc = db_col_text(s, 0), *mf = db_col_text(s, 1);
+            int64_t n = db_col_int(s, 2);
+            if (!nt || strcmp(t[nt - 1].code, rc) != 0) {
+                if (nt == cap) { cap *= 2; t = realloc(t, cap * sizeof *t); }
+                memset(&t[nt], 0, sizeof t[nt]);
+                snprintf(t[nt].code, sizeof t[nt].code, "%s", rc);
+                nt++;
+            }
+            struct ctally *c = &t[nt - 1];
+            c->persons += n;
+            if (!mf || !*mf) { c->complete += n; continue; }
+            char *m = arena_strdup(a, mf);
+            for (char *sv = NULL, *k = strtok_r(m, ",", &sv); k; k = strtok_r(NULL, ",", &sv)) {
+                int fi2 = pfield_index(k);
+                c->miss[fi2 >= 0 ? (size_t)fi2 : person_nfields] += n;
+            }
+        }
         db_reset(s);
-        if (n) json_object_set_new(missing, person_fields[i].label, json_integer(n));
     }
-    s = db_prep(d, "SELECT COUNT(*) FROM persons WHERE region_code BETWEEN ? AND ? AND missing_fields LIKE '%categories%'");
-    db_bind_text(s, 1, u->scope_lo); db_bind_text(s, 2, u->scope_hi);
-    int64_t nc = db_step(s) == DB_ROW ? db_col_int(s, 0) : 0;
+    for (size_t i = 0; i < nt; i++) tally_add(&all, &t[i]);
+    /* Villages: their own region; towns: the whole town, persons filed at the
+     * town itself included. */
+    json_t *items = json_array(), *towns = json_array();
+    db_stmt *s = db_prep(d, "SELECT id, name, level, region_code FROM stations WHERE region_code BETWEEN ? AND ? "
+                            "AND level IN ('village', 'town') ORDER BY region_code");
+    db_bind_text(s, 1, lo); db_bind_text(s, 2, hi);
+    while (db_step(s) == DB_ROW) {
+        const char *level = db_col_text(s, 2), *code = db_col_text(s, 3);
+        bool town = strcmp(level, "town") == 0;
+        struct ctally sum = {0};
+        for (size_t i = 0; i < nt; i++)
+            if (town ? strncmp(t[i].code, code, 9) == 0 : strcmp(t[i].code, code) == 0) tally_add(&sum, &t[i]);
+        json_t *j = json_pack("{s:I,s:s,s:s,s:s}", "station_id", (json_int_t)db_col_int(s, 0), "station_name", db_col_text(s, 1),
+                              "level", level, "region_code", code);
+        json_array_append_new(town ? towns : items, tally_item(j, &sum));
+    }
     db_reset(s);
-    if (nc) json_object_set_new(missing, "优抚类别", json_integer(nc));
-    reply_json(r, 200, json_pack("{s:o,s:o,s:o}", "items", items, "towns", towns, "missing", missing));
+    free(t);
+    /* Which items are missing most, over the whole scope (by label). */
+    reply_json(r, 200, json_pack("{s:o,s:o,s:o,s:I,s:I}", "items", items, "towns", towns, "missing", tally_missing(&all, true),
+                                 "persons", (json_int_t)all.persons, "complete", (json_int_t)all.complete));
 }
 
 void import_template(req *r);

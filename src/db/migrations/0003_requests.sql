@@ -253,7 +253,7 @@ CREATE TABLE notice_reads (
 );
 
 INSERT INTO settings(key, value, kind, label, owner) VALUES
- ('requests.job_interval_seconds', '300', 'int', '诉求期限检查间隔（秒）', 'sys'),
+ ('requests.job_interval_seconds', '300', 'int', '诉求期限自动检查间隔（秒，0 为停用）', 'sys'),
  ('requests.due_soon_workdays', '2', 'int', '临近到期提醒（剩余工作日）', 'sys'),
  ('requests.escalation_grace_workdays', '2', 'int', '超期自动上报后上级的处理宽限（工作日）', 'sys'),
  ('requests.attachment_max_mb', '20', 'int', '诉求附件大小上限（MB）', 'sys');
