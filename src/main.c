@@ -7,6 +7,7 @@
  * Each subcommand explains itself with --help. */
 #include "auth/auth.h"
 #include "base/crypto.h"
+#include "base/fieldcrypt.h"
 #include "base/log.h"
 #include "base/timeutil.h"
 #include "db/db.h"
@@ -47,6 +48,21 @@ static int ensure_dir(const char *d) {
 
 /* Opens (creating if needed) the data folder: migrations and reference data.
  * Returns 1 when the folder was empty (fresh), 0 when it existed, -1 on error. */
+static const char *key_file_opt;
+
+/* The key file of the encrypted columns: --keys, VETS_KEY_FILE, or DIR/vets.keys.
+ * It is created only for a database without persons (a new folder): a
+ * missing key file for existing data is an error, never a fresh key. */
+static int open_keys(const char *data, bool may_create) {
+    char path[1100];
+    const char *env = getenv("VETS_KEY_FILE");
+    snprintf(path, sizeof path, "%s", key_file_opt ? key_file_opt : env ? env : "");
+    if (!path[0]) snprintf(path, sizeof path, "%s/vets.keys", data);
+    char err[512];
+    if (fc_init(path, may_create, err, sizeof err) != 0) { fprintf(stderr, "%s\n", err); return -1; }
+    return 0;
+}
+
 static int schema_limit = 1 << 30;   /* vets init --schema N: tests of migrating old folders */
 
 static int open_data(const char *data, const char *ref) {
@@ -61,6 +77,7 @@ static int open_data(const char *data, const char *ref) {
     if (n < 0) { fprintf(stderr, "%s\n", err); return -1; }
     if (n > 0) log_info(NULL, "数据库迁移：应用 %d 个（版本 %d → %d）", n, before, migrate_current(d));
     if (schema_limit < (1 << 30)) return before == 0 ? 1 : 0;   /* an old schema: reference data may not fit it */
+    if (open_keys(data, db_query_int(d, "SELECT COUNT(*) FROM persons", NULL, 0) == 0) != 0) return -1;
     if (refdata_load(ref, err, sizeof err) != 0) { fprintf(stderr, "参考数据加载失败：%s\n", err); return -1; }
     if (requests_refdata_load(ref, err, sizeof err) != 0) { fprintf(stderr, "诉求参考数据加载失败：%s\n", err); return -1; }
     return before == 0 ? 1 : 0;
@@ -444,6 +461,7 @@ static int cmd_import(int argc, char **argv) {
     const char *file = argv[optind];
     char err[512];
     if (db_configure(data, err, sizeof err) != 0) { fprintf(stderr, "%s\n", err); return 1; }
+    if (open_keys(data, false) != 0) return 1;
     int64_t uid = db_query_int(db_thread(), "SELECT id FROM users WHERE username = ? AND active = 1", user, -1);
     user_ctx u;
     if (uid < 0 || user_load_ctx(uid, &u) != 0) { fprintf(stderr, "用户 %s 不存在或已停用\n", user); return 1; }
@@ -453,6 +471,36 @@ static int cmd_import(int argc, char **argv) {
     if (rc != 0) { fprintf(stderr, "导入失败：%s\n", err); return 1; }
     printf("%s：新建 %lld 人，更新 %lld 人，错误行 %lld（%s）\n", dry ? "检查完成（未写入）" : "导入完成",
            (long long)created, (long long)updated, (long long)errors, errors ? "已跳过" : "无");
+    return 0;
+}
+
+int registry_reseal(int64_t *count, char *err, size_t errcap);
+
+static int cmd_rekey(int argc, char **argv) {
+    const char *data = NULL;
+    static struct option opts[] = {{"data", 1, 0, 'd'}, {"keys", 1, 0, 'k'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
+        if (c == 'd') data = optarg;
+        else if (c == 'k') key_file_opt = optarg;
+        else {
+            printf("用法：vets rekey --data DIR [--keys FILE]\n"
+                   "  轮换字段加密密钥：生成新密钥，用它重新加密全部身份证号码和银行账号（一个事务内完成），\n"
+                   "  然后从密钥文件中删除旧密钥。须先停止服务并备份数据库和密钥文件。\n");
+            return c == 'h' ? 0 : 2;
+        }
+    }
+    if (!data) { fprintf(stderr, "缺少 --data\n"); return 2; }
+    char err[512];
+    if (db_configure(data, err, sizeof err) != 0 || open_keys(data, false) != 0) { fprintf(stderr, "%s\n", err); return 1; }
+    if (fc_add_key(err, sizeof err) != 0) { fprintf(stderr, "%s\n", err); return 1; }
+    int64_t n = 0;
+    if (registry_reseal(&n, err, sizeof err) != 0) {
+        fprintf(stderr, "密钥轮换失败，数据未改动（新密钥已加入密钥文件，旧密钥仍可用）：%s\n", err);
+        return 1;
+    }
+    if (fc_prune_keys(err, sizeof err) != 0) { fprintf(stderr, "数据已用新密钥加密，但旧密钥未能删除：%s\n", err); return 1; }
+    printf("密钥已轮换（新密钥编号 %s），重新加密 %lld 个字段值。\n", fc_current_kid(), (long long)n);
     return 0;
 }
 
@@ -467,6 +515,7 @@ static void usage(void) {
            "  backup    在线备份数据库\n"
            "  restore   从备份恢复\n"
            "  routes    列出全部接口及所需权限\n"
+           "  rekey     轮换字段加密密钥（身份证号码、银行账号）\n"
            "  version   显示版本\n\n"
            "每个命令都可用 --help 查看说明，例如 vets serve --help。\n", VETS_VERSION);
 }
@@ -481,14 +530,18 @@ int main(int argc, char **argv) {
         return argc < 2 ? 2 : 0;
     }
     const char *cmd = argv[1];
-    if (strcmp(cmd, "serve") == 0) return cmd_serve(argc - 1, argv + 1);
-    if (strcmp(cmd, "init") == 0) return cmd_init(argc - 1, argv + 1);
-    if (strcmp(cmd, "audit") == 0) return cmd_audit(argc - 1, argv + 1);
-    if (strcmp(cmd, "backup") == 0) return cmd_backup(argc - 1, argv + 1);
-    if (strcmp(cmd, "restore") == 0) return cmd_restore(argc - 1, argv + 1);
-    if (strcmp(cmd, "import") == 0) return cmd_import(argc - 1, argv + 1);
-    if (strcmp(cmd, "routes") == 0) return cmd_routes(argc - 1, argv + 1);
+    int rc = -1;
+    if (strcmp(cmd, "serve") == 0) rc = cmd_serve(argc - 1, argv + 1);
+    else if (strcmp(cmd, "init") == 0) rc = cmd_init(argc - 1, argv + 1);
+    else if (strcmp(cmd, "audit") == 0) rc = cmd_audit(argc - 1, argv + 1);
+    else if (strcmp(cmd, "backup") == 0) rc = cmd_backup(argc - 1, argv + 1);
+    else if (strcmp(cmd, "restore") == 0) rc = cmd_restore(argc - 1, argv + 1);
+    else if (strcmp(cmd, "import") == 0) rc = cmd_import(argc - 1, argv + 1);
+    else if (strcmp(cmd, "routes") == 0) rc = cmd_routes(argc - 1, argv + 1);
+    else if (strcmp(cmd, "rekey") == 0) rc = cmd_rekey(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) { printf("vets %s\n", VETS_VERSION); return 0; }
+
+    if (rc >= 0) { db_thread_close(); return rc; }   /* closing checkpoints the WAL */
     fprintf(stderr, "未知命令：%s\n\n", cmd);
     usage();
     return 2;

@@ -3,6 +3,7 @@
  * before requests. */
 #include "modules.h"
 #include "auth/auth.h"
+#include "auth/totp.h"
 #include "network/network.h"
 #include "requests/requests.h"
 #include "registry/registry.h"
@@ -15,6 +16,7 @@ int demo_villages_module(const struct demo_opts *o, char *err, unsigned errcap);
 
 const struct module vets_modules[] = {
     {"auth", auth_routes, &auth_routes_count, NULL},
+    {"totp", totp_routes, &totp_routes_count, NULL},
     {"users", user_routes, &user_routes_count, NULL},
     {"audit", audit_routes, &audit_routes_count, NULL},
     {"network", network_routes, &network_routes_count, demo_villages_module},

@@ -18,6 +18,7 @@ typedef struct user_ctx {
     char roles[96];                         /* comma-joined role codes, for audit rows */
     uint64_t perms;                         /* bit i = perm_table[i] */
     bool must_change;
+    bool must_enrol_totp;                   /* a role that needs TOTP, not yet enrolled */
     char must_change_reason[24];            /* "initial" or "expired" */
     char csrf[33];
     char token_hash[65];

@@ -5,6 +5,7 @@
 #include "auth/auth.h"
 #include "auth/ratelimit.h"
 #include "auth/session.h"
+#include "auth/totp.h"
 #include "base/crypto.h"
 #include "base/log.h"
 #include "base/timeutil.h"
@@ -19,12 +20,13 @@ json_t *user_me_json(const user_ctx *u) {
     char buf[96]; snprintf(buf, sizeof buf, "%s", u->roles);
     for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
         json_array_append_new(roles, json_string(t));
-    return json_pack("{s:I,s:s,s:s,s:o,s:o,s:{s:I,s:s,s:s,s:s,s:s},s:b,s:s?}",
+    return json_pack("{s:I,s:s,s:s,s:o,s:o,s:{s:I,s:s,s:s,s:s,s:s},s:b,s:b,s:s?}",
         "id", (json_int_t)u->id, "username", u->username, "name", u->name, "roles", roles,
         "permissions", user_perms_json(u),
         "station", "id", (json_int_t)u->station_id, "name", u->station_name, "level", u->station_level,
         "region_code", u->region_code, "region_name", u->region_name,
         "must_change_password", u->must_change,
+        "must_enrol_totp", u->must_enrol_totp,
         "must_change_reason", u->must_change ? u->must_change_reason : NULL);
 }
 
@@ -74,6 +76,23 @@ static void login(req *r) {
     }
     db_reset(s);
     bool ok = password_verify(uid ? hash : dummy_hash, password) && uid && active;
+    user_ctx *u = arena_alloc(req_arena(r), sizeof *u);
+    const char *totp = json_string_value(json_object_get(b, "totp"));
+    bool totp_bad = false;
+    if (ok) {
+        if (user_load_ctx(uid, u) != 0) ok = false;
+        else {
+            enum totp_result t = totp_check_login(req_arena(r), u, totp);
+            if (t == TOTP_MISSING) {
+                /* The password was right: ask for the second factor, count nothing. */
+                audit_event_as(&anon, req_id(r), req_ip(r), "login.totp_required", "user", username, "pending", NULL);
+                reply_error(r, 401, "totp_required", "totp", "请输入手机动态口令（6 位数字）");
+                return;
+            }
+            if (t == TOTP_BAD) { ok = false; totp_bad = true; }
+            if (t == TOTP_ENROL) u->must_enrol_totp = true;
+        }
+    }
     if (!ok) {
         if (locked_until && locked_until <= now) failures = 0;   /* a served lock starts a new count */
         failures++;
@@ -95,13 +114,12 @@ static void login(req *r) {
         if (lock)
             reply_error(r, 401, "account_locked", NULL, "登录失败次数过多，账户已锁定，请 %lld 分钟后再试",
                         (long long)lock_min);
+        else if (totp_bad)
+            reply_error(r, 401, "totp_invalid", "totp", "动态口令错误或已使用，请等待下一个口令");
         else
             reply_error(r, 401, "login_failed", NULL, "用户名或密码错误");
         return;
     }
-
-    user_ctx *u = arena_alloc(req_arena(r), sizeof *u);
-    if (user_load_ctx(uid, u) != 0) { reply_error(r, 401, "login_failed", NULL, "用户名或密码错误"); return; }
     req_set_user(r, u);
     if (db_begin(d) != DB_OK) { reply_error(r, 503, "busy", NULL, "服务器繁忙，请稍后重试"); return; }
     s = db_prep(d, "DELETE FROM login_failures WHERE username = ?");

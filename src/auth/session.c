@@ -6,6 +6,7 @@
  * and audits every refusal. */
 #include "auth/auth.h"
 #include "auth/ratelimit.h"
+#include "auth/totp.h"
 #include "base/crypto.h"
 #include "base/log.h"
 #include "base/timeutil.h"
@@ -19,7 +20,7 @@ int user_load_ctx(int64_t id, user_ctx *u) {
     db *d = db_thread();
     db_stmt *s = db_prep(d,
         "SELECT u.id, u.username, u.name, u.station_id, s.name, s.level, s.region_code, g.name, "
-        "u.must_change_password, u.password_changed_at, u.active "
+        "u.must_change_password, u.password_changed_at, u.active, u.totp_secret IS NULL "
         "FROM users u JOIN stations s ON s.id = u.station_id JOIN regions g ON g.code = s.region_code "
         "WHERE u.id = ?");
     db_bind_int(s, 1, id);
@@ -36,6 +37,7 @@ int user_load_ctx(int64_t id, user_ctx *u) {
     bool must = db_col_int(s, 8) != 0;
     int64_t changed = iso_parse(db_col_text(s, 9));
     bool active = db_col_int(s, 10) != 0;
+    bool no_totp = db_col_int(s, 11) != 0;
     db_reset(s);
     if (!active) return -2;
     region_scope(u->region_code, u->scope_lo, u->scope_hi);
@@ -60,6 +62,11 @@ int user_load_ctx(int64_t id, user_ctx *u) {
         if (i >= 0) u->perms |= (uint64_t)1 << i;
     }
     db_reset(s);
+    if (no_totp) {
+        arena *a = arena_new(1024);
+        u->must_enrol_totp = totp_required_for(a, u);
+        arena_free(a);
+    }
     return 0;
 }
 
@@ -132,6 +139,10 @@ static bool guard(req *r, const struct route *rt) {
         reply_error(r, 403, "password_change_required", NULL,
                     strcmp(u->must_change_reason, "expired") == 0 ? "密码已过期，请先修改密码"
                                                                    : "首次登录请先修改初始密码");
+        return false;
+    }
+    if (u->must_enrol_totp && !(rt->flags & ROUTE_PRE_CHANGE)) {
+        reply_error(r, 403, "totp_enrollment_required", NULL, "您的角色须启用手机动态口令，请先完成绑定");
         return false;
     }
     if (!user_can(u, rt->perm)) {

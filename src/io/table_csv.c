@@ -8,6 +8,7 @@
  * dependency on code that may change under it. */
 #include <errno.h>
 #include <iconv.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -333,6 +334,10 @@ static int read_record(struct tr_csv *c, struct tr_row *row, int *ncols, char *e
             if (r <= 0)
                 return r;
         }
+    }
+    if (c->rownum == INT_MAX) {
+        tr_seterr(err, TR_ERR_MAX, "文件行数过多，无法读取");
+        return -1;
     }
     c->rownum++;
     tr_row_clear(row);

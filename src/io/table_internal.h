@@ -18,9 +18,10 @@
 #define TR_ROW_MAX (4u * 1024u * 1024u)
 /* sharedStrings.xml is the only part of an .xlsx read wholly into memory. */
 #define TR_SST_MAX (64u * 1024u * 1024u)
-/* What expat may allocate per thread (buffers for one huge tag, deep
- * nesting); a well-formed worksheet needs a few hundred KiB. */
-#define TR_XML_HEAP_MAX (64u * 1024u * 1024u)
+/* What all expat parsers of the process may allocate together (buffers for
+ * one huge tag, deep nesting); a well-formed worksheet needs a few hundred
+ * KiB per reader, so concurrent imports are far from it. */
+#define TR_XML_HEAP_MAX (128u * 1024u * 1024u)
 #define TR_ERR_MAX 512
 
 /* One row being assembled: cell text lives in buf, off[] holds the offset of

@@ -13,6 +13,7 @@
 #include <expat.h>
 #include <limits.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,24 +32,39 @@
 
 /* ---- counting allocator for expat ------------------------------------- */
 
-/* Thread-local because expat's memory suite has no user pointer; all
- * parsers of one thread share the budget, which is fine for its purpose. */
-static _Thread_local size_t xml_heap_used;
+/* One process-wide count, because expat's memory suite has no user
+ * pointer and a reader may be opened in one thread and used or closed in
+ * another. Legitimate files need a few hundred KiB per parser, so the shared
+ * budget only ever bites on a hostile file. */
+static _Atomic size_t xml_heap_used;
 
 typedef union {
     max_align_t align;
     size_t size;
 } xm_hdr;
 
+static bool xm_take(size_t n)
+{
+    if (n > TR_XML_HEAP_MAX)
+        return false;
+    size_t was = atomic_fetch_add(&xml_heap_used, n);
+    if (was + n > TR_XML_HEAP_MAX) {
+        atomic_fetch_sub(&xml_heap_used, n);
+        return false;
+    }
+    return true;
+}
+
 static void *xm_malloc(size_t n)
 {
-    if (n > TR_XML_HEAP_MAX - xml_heap_used)
+    if (!xm_take(n))
         return NULL;
     xm_hdr *h = malloc(sizeof *h + n);
-    if (!h)
+    if (!h) {
+        atomic_fetch_sub(&xml_heap_used, n);
         return NULL;
+    }
     h->size = n;
-    xml_heap_used += n;
     return h + 1;
 }
 
@@ -57,7 +73,7 @@ static void xm_free(void *p)
     if (!p)
         return;
     xm_hdr *h = (xm_hdr *)p - 1;
-    xml_heap_used -= h->size;
+    atomic_fetch_sub(&xml_heap_used, h->size);
     free(h);
 }
 
@@ -67,12 +83,16 @@ static void *xm_realloc(void *p, size_t n)
         return xm_malloc(n);
     xm_hdr *h = (xm_hdr *)p - 1;
     size_t old = h->size;
-    if (n > old && n - old > TR_XML_HEAP_MAX - xml_heap_used)
+    if (n > old && !xm_take(n - old))
         return NULL;
     xm_hdr *nh = realloc(h, sizeof *nh + n);
-    if (!nh)
+    if (!nh) {
+        if (n > old)
+            atomic_fetch_sub(&xml_heap_used, n - old);
         return NULL;
-    xml_heap_used = xml_heap_used - old + n;
+    }
+    if (n < old)
+        atomic_fetch_sub(&xml_heap_used, old - n);
     nh->size = n;
     return nh + 1;
 }
@@ -404,6 +424,12 @@ struct styles_ctx {
     size_t nxf, capxf;
 };
 
+static int numfmt_cmp(const void *a, const void *b)
+{
+    unsigned long x = ((const struct numfmt *)a)->id, y = ((const struct numfmt *)b)->id;
+    return (x > y) - (x < y);
+}
+
 static void XMLCALL styles_start(void *ud, const XML_Char *name, const XML_Char **atts)
 {
     struct styles_ctx *s = ud;
@@ -451,60 +477,43 @@ static void XMLCALL styles_end(void *ud, const XML_Char *name)
 
 /* ---- sharedStrings.xml ------------------------------------------------ */
 
+/* The strings are stored back to back, NUL-terminated, in one buffer; the
+ * offset table is built once their number is known. That way the budget
+ * can be exact: text + NULs + 4 bytes of offset per string <= TR_SST_MAX,
+ * with no doubling slack of a second growing array to account for. (NUL
+ * cannot occur in XML text, and _x0000_ is not decoded.) */
 struct sst_ctx {
     struct xbase b;
     char *buf;
     size_t len, cap;
-    uint32_t *off;
-    size_t n, capn;
+    size_t n;        /* strings finished so far */
     size_t cur;      /* start of the string being read */
     bool in_si, in_t;
     int rph;         /* inside <rPh>: phonetic guide text, not cell text */
 };
 
-static bool sst_grow(struct sst_ctx *s, size_t need_bytes, size_t need_n)
+/* Room for need_bytes of text while n offsets will be needed later. */
+static bool sst_grow(struct sst_ctx *s, size_t need_bytes, size_t n)
 {
-    if (need_bytes <= s->cap && need_n <= s->capn)
-        return true;
-    /* The budget counts the text and the offset table together. */
-    if (need_bytes > TR_SST_MAX || need_n > TR_SST_MAX / sizeof(uint32_t) ||
-        need_bytes + need_n * sizeof(uint32_t) > TR_SST_MAX) {
+    if (n > TR_SST_MAX / sizeof(uint32_t) || need_bytes > TR_SST_MAX - n * sizeof(uint32_t)) {
         xfail(&s->b, "工作表读取失败：共享字符串表过大（超过 %u MiB），"
                      "请将工作表另存为 CSV 后再导入", TR_SST_MAX / (1024u * 1024u));
         return false;
     }
-    size_t cap = s->cap, capn = s->capn;
+    if (need_bytes <= s->cap)
+        return true;
+    size_t limit = TR_SST_MAX - n * sizeof(uint32_t);
+    size_t cap = s->cap ? s->cap : 64 * 1024;
     while (cap < need_bytes)
-        cap = cap ? cap * 2 : 64 * 1024;
-    while (capn < need_n)
-        capn = capn ? capn * 2 : 1024;
-    /* Doubling must not push a table that fits over the budget. */
-    if (cap > TR_SST_MAX - need_n * sizeof(uint32_t))
-        cap = TR_SST_MAX - need_n * sizeof(uint32_t);
-    if (capn > (TR_SST_MAX - cap) / sizeof(uint32_t))
-        capn = (TR_SST_MAX - cap) / sizeof(uint32_t);
-    if (cap < s->cap)
-        cap = s->cap;
-    if (capn < s->capn)
-        capn = s->capn;
-    if (cap != s->cap) {
-        char *nb = realloc(s->buf, cap);
-        if (!nb)
-            goto oom;
-        s->buf = nb;
-        s->cap = cap;
+        cap = cap > limit / 2 ? limit : cap * 2;
+    char *nb = realloc(s->buf, cap);
+    if (!nb) {
+        xfail(&s->b, "内存不足，无法读取文件");
+        return false;
     }
-    if (capn != s->capn) {
-        uint32_t *no = realloc(s->off, capn * sizeof *no);
-        if (!no)
-            goto oom;
-        s->off = no;
-        s->capn = capn;
-    }
+    s->buf = nb;
+    s->cap = cap;
     return true;
-oom:
-    xfail(&s->b, "内存不足，无法读取文件");
-    return false;
 }
 
 static void XMLCALL sst_start(void *ud, const XML_Char *name, const XML_Char **atts)
@@ -539,7 +548,7 @@ static void XMLCALL sst_end(void *ud, const XML_Char *name)
             return;
         s->len = s->cur + unescape_x(s->buf + s->cur, s->len - s->cur);
         s->buf[s->len++] = '\0';
-        s->off[s->n++] = (uint32_t)s->cur;
+        s->n++;
     }
 }
 
@@ -672,6 +681,10 @@ static void XMLCALL sheet_start(void *ud, const XML_Char *name, const XML_Char *
             }
             s->rownum = (int)u;
         } else {
+            if (s->last_rownum >= XLSX_MAX_ROW) {
+                xfail(&s->b, "工作表读取失败：行数超过 Excel 的上限 %d 行", XLSX_MAX_ROW);
+                return;
+            }
             s->rownum = s->last_rownum + 1;
         }
         s->in_row = true;
@@ -984,14 +997,13 @@ static int read_styles(struct tr_xlsx *x, char *err)
             tr_seterr(err, TR_ERR_MAX, "内存不足，无法读取文件");
             goto done;
         }
+        /* Sorted so that 65 536 styles x 4 096 formats stay cheap. */
+        qsort(s->fmts, s->nfmt, sizeof s->fmts[0], numfmt_cmp);
         for (size_t i = 0; i < s->nxf; i++) {
-            unsigned long id = s->xf_fmt[i];
-            bool date = builtin_is_date(id);
+            struct numfmt key = {.id = s->xf_fmt[i]};
+            const struct numfmt *f = bsearch(&key, s->fmts, s->nfmt, sizeof s->fmts[0], numfmt_cmp);
             /* A custom format may reuse (override) a built-in id. */
-            for (size_t k = 0; k < s->nfmt; k++)
-                if (s->fmts[k].id == id)
-                    date = s->fmts[k].date;
-            x->xf_date[i] = date;
+            x->xf_date[i] = f ? f->date : builtin_is_date(key.id);
         }
         x->nxf = s->nxf;
     }
@@ -1020,16 +1032,29 @@ static int read_sst(struct tr_xlsx *x, char *err)
     XML_SetCharacterDataHandler(p, sst_text);
     if (parse_entry(x->z, idx, &s.b) < 0)
         goto done;
-    x->sst = s.buf;
-    x->sst_off = s.off;
-    x->sst_n = s.n;
-    s.buf = NULL;
-    s.off = NULL;
+    if (s.n > 0) {
+        /* Give back the doubling slack before the offsets are allocated,
+         * so the peak stays within the budget. */
+        char *shrunk = realloc(s.buf, s.len);
+        if (shrunk)
+            s.buf = shrunk;
+        x->sst_off = malloc(s.n * sizeof *x->sst_off);
+        if (!x->sst_off) {
+            tr_seterr(err, TR_ERR_MAX, "内存不足，无法读取文件");
+            goto done;
+        }
+        for (size_t i = 0, o = 0; i < s.n; i++) {
+            x->sst_off[i] = (uint32_t)o;
+            o += strlen(s.buf + o) + 1;
+        }
+        x->sst = s.buf;
+        x->sst_n = s.n;
+        s.buf = NULL;
+    }
     rc = 0;
 done:
     XML_ParserFree(p);
     free(s.buf);
-    free(s.off);
     return rc;
 }
 

@@ -8,9 +8,9 @@
  * Memory: xlsx_out_open() uses libxlsxwriter's constant_memory mode, as the
  * header promises. Its documented limits (rows written strictly in order, no
  * merged ranges) do not touch us; cell comments do work in that mode with
- * the libxlsxwriter in Debian 12 (1.1.4/1.1.5: comments are kept in their
- * own list, not in the flushed row), and the tests check that comments1.xml
- * carries them. Only the comments themselves are held in memory, one per
+ * the libxlsxwriter of Debian 12 (1.1.4: comments are kept in their own
+ * list, not in the flushed row), and the tests check that comments1.xml
+ * carries them in both modes. Only the comments themselves are held in memory, one per
  * flagged cell. xlsx_out_open_ex(..., false) exists for callers that want a
  * shared-string table (smaller files for very repetitive data) or some day
  * need features constant_memory lacks; it keeps the whole sheet in memory. */

@@ -46,7 +46,7 @@ void persons_export(req *r) {
         /* Column list from the field table, then the extras. */
         char *cols = arena_strdup(a, "SELECT p.id");
         for (size_t i = 0; i < person_nfields; i++) cols = arena_printf(a, "%s, p.%s", cols, person_fields[i].column);
-        cols = arena_printf(a, "%s, p.missing_fields", cols);
+        cols = arena_printf(a, "%s, p.missing_fields, p.id_hash", cols);
         db_stmt *s = db_prep(db_thread(), person_filter_sql(a, &f, cols, arena_printf(a, "ORDER BY %s", f.order)));
         person_filter_bind(s, &f);
         arena *ra = arena_new(8192);
@@ -58,7 +58,10 @@ void persons_export(req *r) {
             for (size_t i = 0; i < person_nfields; i++) {
                 const struct pfield *pf = &person_fields[i];
                 const char *v = db_col_text(s, (int)i + 1);
-                if (v && (pf->flags & FF_SENSITIVE) && !full) v = mask_value(ra, pf->type, v);
+                if (v && (pf->flags & FF_SENSITIVE)) {
+                    v = person_unseal(ra, pf, v, db_col_text(s, (int)person_nfields + 2));
+                    if (v && !full) v = mask_value(ra, pf->type, v);
+                }
                 else if (v && pf->type == FT_CODE) { const char *nm = code_name(ra, pf->codes, v); if (nm) v = nm; }
                 else if (v && pf->type == FT_REGION) { region = arena_strdup(ra, v); const char *nm = region_name(ra, v); if (nm) v = nm; }
                 cells[k++] = v ? arena_strdup(ra, v) : "";

@@ -12,7 +12,7 @@
 #define S FF_SENSITIVE
 const struct pfield person_fields[] = {
     {"name", "name", "姓名", "", FT_TEXT, NULL, 30, 0, 0, FF_REQUIRED | FF_COMPLETE},
-    {"id_number", "id_number", "身份证号码", "身份证号|公民身份号码|证件号码", FT_IDNUM, NULL, 18, 0, 0, FF_REQUIRED | FF_COMPLETE | S},
+    {"id_number", "id_enc", "身份证号码", "身份证号|公民身份号码|证件号码", FT_IDNUM, NULL, 18, 0, 0, FF_REQUIRED | FF_COMPLETE | S},
     {"sex", "sex", "性别", "", FT_CODE, "sex", 0, 0, 0, FF_COMPLETE},
     {"birth_date", "birth_date", "出生日期", "出生年月", FT_DATE, NULL, 0, 0, 0, FF_COMPLETE},
     {"ethnic", "ethnic", "民族", "", FT_CODE, "ethnic", 0, 0, 0, FF_COMPLETE},
@@ -25,7 +25,7 @@ const struct pfield person_fields[] = {
     {"status_date", "status_date", "状态日期", "死亡日期|迁移日期", FT_DATE, NULL, 0, 0, 0, 0},
     {"status_note", "status_note", "状态说明", "迁往地|迁出地|迁入来源", FT_TEXT, NULL, 100, 0, 0, 0},
     {"bank_name", "bank_name", "开户银行", "", FT_TEXT, NULL, 60, 0, 0, 0},
-    {"bank_account", "bank_account", "银行账号", "银行卡号", FT_BANK, NULL, 30, 0, 0, S},
+    {"bank_account", "bank_enc", "银行账号", "银行卡号", FT_BANK, NULL, 30, 0, 0, S},
     {"remarks", "remarks", "备注", "", FT_TEXT, NULL, 500, 0, 0, 0},
     {"service.branch", "branch", "军种", "服役军种", FT_CODE, "branch", 0, 0, 0, FF_COMPLETE | FF_VETERAN},
     {"service.enlist_date", "enlist_date", "入伍日期", "入伍时间", FT_DATE, NULL, 0, 0, 0, FF_COMPLETE | FF_VETERAN},

@@ -2,6 +2,7 @@
  * member may be linked to a person file of its own, or exist only here (a
  * child needs no full file). Every change is kept in the person's history. */
 #include "registry/internal.h"
+#include "base/fieldcrypt.h"
 #include "base/timeutil.h"
 #include "network/network.h"
 #include "std/cdate.h"
@@ -63,6 +64,18 @@ static bool hh_validate(req *r, json_t *b, struct hhv *h) {
     return true;
 }
 
+/* A member's ID number is sealed like a person's, bound to the owning person
+ * and the member's blind index; the list shows the masked form. */
+static void bind_member_id(arena *a, db_stmt *s, int k, int64_t pid, const char *idn) {
+    if (!idn) { db_bind_null(s, k); db_bind_null(s, k + 1); db_bind_null(s, k + 2); return; }
+    char h[33], masked[19];
+    fc_index("id", idn, h);
+    idcard_mask(idn, masked, sizeof masked);
+    db_bind_text(s, k, fc_seal(a, idn, arena_printf(a, "household.id_number|%lld|%s", (long long)pid, h)));
+    db_bind_text(s, k + 1, h);
+    db_bind_text(s, k + 2, masked);
+}
+
 static const char *describe(arena *a, const struct hhv *h) {
     return arena_printf(a, "%s %s%s%s", code_name(a, "relation", h->relation), h->name,
                         h->idn ? " " : "", h->idn ? mask_value(a, FT_IDNUM, h->idn) : "");
@@ -72,12 +85,14 @@ int household_insert(req *r, int64_t pid, json_t *b, bool audit) {
     struct hhv h = {0};
     if (!hh_validate(r, b, &h)) return -1;
     char ts[21]; iso_utc(now_unix(), ts);
-    db_stmt *s = db_prep(db_thread(), "INSERT INTO household_members(person_id, relation, member_person_id, name, id_number, sex, "
-                                      "birth_date, phone, note, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?) RETURNING id");
+    db_stmt *s = db_prep(db_thread(), "INSERT INTO household_members(person_id, relation, member_person_id, name, sex, "
+                                      "birth_date, phone, note, created_at, updated_at, id_enc, id_hash, id_masked) "
+                                      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id");
     db_bind_int(s, 1, pid); db_bind_text(s, 2, h.relation);
     if (h.person_id) db_bind_int(s, 3, h.person_id); else db_bind_null(s, 3);
-    db_bind_text(s, 4, h.name); db_bind_text(s, 5, h.idn); db_bind_text(s, 6, h.sex); db_bind_text(s, 7, h.birth);
-    db_bind_text(s, 8, h.phone); db_bind_text(s, 9, h.note); db_bind_text(s, 10, ts); db_bind_text(s, 11, ts);
+    db_bind_text(s, 4, h.name); db_bind_text(s, 5, h.sex); db_bind_text(s, 6, h.birth);
+    db_bind_text(s, 7, h.phone); db_bind_text(s, 8, h.note); db_bind_text(s, 9, ts); db_bind_text(s, 10, ts);
+    bind_member_id(req_arena(r), s, 11, pid, h.idn);
     int64_t hid = db_step(s) == DB_ROW ? db_col_int(s, 0) : -1;
     db_reset(s);
     if (hid < 0) { reply_error(r, 500, "internal", NULL, "保存家庭成员失败"); return -1; }
@@ -108,13 +123,15 @@ void household_create(req *r) {
 
 static bool load_member(req *r, int64_t pid, int64_t hid, struct hhv *h) {
     arena *a = req_arena(r);
-    db_stmt *s = db_prep(db_thread(), "SELECT relation, name, id_number, sex, birth_date, phone, note, member_person_id "
+    db_stmt *s = db_prep(db_thread(), "SELECT relation, name, id_enc, sex, birth_date, phone, note, member_person_id, id_hash "
                                       "FROM household_members WHERE id = ? AND person_id = ?");
     db_bind_int(s, 1, hid); db_bind_int(s, 2, pid);
     bool ok = db_step(s) == DB_ROW;
     if (ok) {
         h->relation = arena_strdup(a, db_col_text(s, 0)); h->name = arena_strdup(a, db_col_text(s, 1));
-        h->idn = arena_strdup(a, db_col_text(s, 2)); h->sex = arena_strdup(a, db_col_text(s, 3));
+        h->idn = db_col_text(s, 2) ? fc_open(a, db_col_text(s, 2), arena_printf(a, "household.id_number|%lld|%s",
+                                              (long long)pid, db_col_text(s, 8) ? db_col_text(s, 8) : "")) : NULL;
+        h->sex = arena_strdup(a, db_col_text(s, 3));
         h->birth = arena_strdup(a, db_col_text(s, 4)); h->phone = arena_strdup(a, db_col_text(s, 5));
         h->note = arena_strdup(a, db_col_text(s, 6)); h->person_id = db_col_null(s, 7) ? 0 : db_col_int(s, 7);
     }
@@ -134,12 +151,14 @@ void household_patch(req *r) {
     db *d = db_thread();
     if (db_begin(d) != DB_OK) { reply_error(r, 503, "busy", NULL, "服务器繁忙"); return; }
     char ts[21]; iso_utc(now_unix(), ts);
-    db_stmt *s = db_prep(d, "UPDATE household_members SET relation = ?, member_person_id = ?, name = ?, id_number = ?, sex = ?, "
-                            "birth_date = ?, phone = ?, note = ?, updated_at = ? WHERE id = ?");
+    db_stmt *s = db_prep(d, "UPDATE household_members SET relation = ?, member_person_id = ?, name = ?, sex = ?, "
+                            "birth_date = ?, phone = ?, note = ?, updated_at = ?, id_enc = ?, id_hash = ?, id_masked = ? WHERE id = ?");
     db_bind_text(s, 1, h.relation);
     if (h.person_id) db_bind_int(s, 2, h.person_id); else db_bind_null(s, 2);
-    db_bind_text(s, 3, h.name); db_bind_text(s, 4, h.idn); db_bind_text(s, 5, h.sex); db_bind_text(s, 6, h.birth);
-    db_bind_text(s, 7, h.phone); db_bind_text(s, 8, h.note); db_bind_text(s, 9, ts); db_bind_int(s, 10, hid);
+    db_bind_text(s, 3, h.name); db_bind_text(s, 4, h.sex); db_bind_text(s, 5, h.birth);
+    db_bind_text(s, 6, h.phone); db_bind_text(s, 7, h.note); db_bind_text(s, 8, ts);
+    bind_member_id(req_arena(r), s, 9, pid, h.idn);
+    db_bind_int(s, 12, hid);
     int rc = db_step(s); db_reset(s);
     arena *a = req_arena(r);
     const char *bd = describe(a, &before), *ad = describe(a, &h);

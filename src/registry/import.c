@@ -11,6 +11,7 @@
  * command line (`vets import persons`). */
 #include "registry/internal.h"
 #include "base/crypto.h"
+#include "base/fieldcrypt.h"
 #include "base/log.h"
 #include "base/timeutil.h"
 #include "io/table_read.h"
@@ -234,8 +235,10 @@ static void import_row(struct import_ctx *c, arena *a, const char *const *cells,
         else if (pfield_normalize(a, &person_fields[iid], c->u, in.v[iid], &norm) == NULL) {
             idn = norm;
             if (!seen_add(c, idn)) errs[ne++] = (struct rowerr){idcol, "id_number", "身份证号码与本文件前面的行重复"};
-            db_stmt *s = db_prep(db_thread(), "SELECT id, region_code FROM persons WHERE id_number = ?");
-            db_bind_text(s, 1, idn);
+            char idh[33];
+            fc_index("id", idn, idh);
+            db_stmt *s = db_prep(db_thread(), "SELECT id, region_code FROM persons WHERE id_hash = ?");
+            db_bind_text(s, 1, idh);
             if (db_step(s) == DB_ROW) {
                 existing = db_col_int(s, 0);
                 if (!scope_contains(c->u, db_col_text(s, 1))) {

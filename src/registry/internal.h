@@ -35,4 +35,6 @@ const char *person_missing(arena *a, const struct pvals *v, bool has_cat, bool f
 int64_t person_insert_bulk(arena *a, const struct pvals *v, bool has_cat, bool family_only, const char *by);
 /* Path of a temporary .xlsx in the data folder's tmp/ (export.c). */
 char *registry_tmp_path(arena *a, const char *what, const char *rid);
+/* Opens a sealed person column (see person_store.c); NULL if it does not open. */
+char *person_unseal(arena *a, const struct pfield *f, const char *sealed, const char *idh);
 #endif

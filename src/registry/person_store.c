@@ -2,7 +2,9 @@
  * all come through person_check() and person_store(), so a rule holds the same
  * way whichever door the data came in by. SQL texts are assembled once from
  * the field table (identifiers from the table, never from input). */
-#include "registry/registry.h"
+#include "registry/internal.h"
+#include "base/fieldcrypt.h"
+#include "base/log.h"
 #include "base/timeutil.h"
 #include "db/db.h"
 #include "network/network.h"
@@ -29,14 +31,16 @@ static void build_sql(void) {
         snprintf(sets + l, sizeof sets - l, "%s%s = ?", i ? ", " : "", c);
     }
     snprintf(sql_select, sizeof sql_select,
-             "SELECT %s, id, version, created_at, updated_at, missing_fields, created_by, updated_by "
+             "SELECT %s, id, version, created_at, updated_at, missing_fields, created_by, updated_by, id_hash "
              "FROM persons WHERE id = ? AND region_code BETWEEN ? AND ?", cols);
     snprintf(sql_insert, sizeof sql_insert,
-             "INSERT INTO persons(%s, id_tail4, id_tail6, name_initials, name_pinyin, missing_count, missing_fields, "
-             "created_at, updated_at, created_by, updated_by) VALUES (%s, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             "INSERT INTO persons(%s, id_hash, id_masked, id_tail4, id_tail5, id_tail6, name_initials, name_pinyin, "
+             "missing_count, missing_fields, created_at, updated_at, created_by, updated_by) "
+             "VALUES (%s, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
              cols, qs);
     snprintf(sql_update, sizeof sql_update,
-             "UPDATE persons SET %s, id_tail4 = ?, id_tail6 = ?, name_initials = ?, name_pinyin = ?, "
+             "UPDATE persons SET %s, id_hash = ?, id_masked = ?, id_tail4 = ?, id_tail5 = ?, id_tail6 = ?, "
+             "name_initials = ?, name_pinyin = ?, "
              "missing_count = ?, missing_fields = ?, updated_at = ?, updated_by = ?, version = version + 1 "
              "WHERE id = ? AND version = ?", sets);
 }
@@ -119,8 +123,10 @@ bool person_check(arena *a, const user_ctx *u, struct pvals *in, const struct pv
     }
     in->set[irc] = true;
     /* One person per ID number. */
-    db_stmt *s = db_prep(db_thread(), "SELECT id, region_code FROM persons WHERE id_number = ?");
-    db_bind_text(s, 1, idn);
+    char idh[33];
+    fc_index("id", idn, idh);
+    db_stmt *s = db_prep(db_thread(), "SELECT id, region_code FROM persons WHERE id_hash = ?");
+    db_bind_text(s, 1, idh);
     if (db_step(s) == DB_ROW && db_col_int(s, 0) != self_id) {
         int64_t other = db_col_int(s, 0);
         bool mine = scope_contains(u, db_col_text(s, 1));
@@ -142,7 +148,11 @@ bool person_load_vals(arena *a, const user_ctx *u, int64_t id, struct pvals *out
     db_bind_text(s, 3, u ? u->scope_hi : "999999999999");
     if (db_step(s) != DB_ROW) { db_reset(s); return false; }
     memset(out, 0, sizeof *out);
-    for (size_t i = 0; i < person_nfields; i++) out->v[i] = arena_strdup(a, db_col_text(s, (int)i));
+    const char *idh = db_col_text(s, (int)person_nfields + 7);
+    for (size_t i = 0; i < person_nfields; i++) {
+        const char *v = db_col_text(s, (int)i);
+        out->v[i] = (person_fields[i].flags & FF_SENSITIVE) ? person_unseal(a, &person_fields[i], v, idh) : arena_strdup(a, v);
+    }
     if (version) *version = db_col_int(s, (int)person_nfields + 1);
     db_reset(s);
     return true;
@@ -209,12 +219,41 @@ static void grams_put(int64_t id, const char *name) {
     }
 }
 
-/* Counts are NOT NULL DEFAULT 0: an empty count is stored as 0. */
-static void bind_fields(db_stmt *s, int *k, const struct pvals *v) {
+/* The context a sensitive value is sealed for: its column and its person
+ * (by blind index), so a sealed value moved elsewhere does not open. */
+static const char *seal_context(arena *a, const struct pfield *f, const char *idh) {
+    return arena_printf(a, "persons.%s|%s", f->key, idh);
+}
+
+char *person_unseal(arena *a, const struct pfield *f, const char *sealed, const char *idh) {
+    if (!sealed) return NULL;
+    char *v = fc_open(a, sealed, seal_context(a, f, idh));
+    if (!v) log_error(NULL, "sealed %s does not open (tampered or wrong key)", f->key);
+    return v;
+}
+
+/* Counts are NOT NULL DEFAULT 0: an empty count is stored as 0. Sensitive
+ * values are sealed; then the blind indexes and the masked form follow. */
+static void bind_fields(arena *a, db_stmt *s, int *k, const struct pvals *v) {
+    const char *idn = val(v, "id_number");
+    char idh[33], t4[33], t5[33], t6[33], masked[19];
+    size_t il = strlen(idn);
+    fc_index("id", idn, idh);
+    fc_index("t4", idn + il - 4, t4);
+    fc_index("t5", idn + il - 5, t5);
+    fc_index("t6", idn + il - 6, t6);
+    idcard_mask(idn, masked, sizeof masked);
     for (size_t i = 0; i < person_nfields; i++) {
-        if (person_fields[i].type == FT_INT) db_bind_int(s, (*k)++, v->v[i] ? atoll(v->v[i]) : 0);
+        const struct pfield *f = &person_fields[i];
+        if (f->type == FT_INT) db_bind_int(s, (*k)++, v->v[i] ? atoll(v->v[i]) : 0);
+        else if (f->flags & FF_SENSITIVE) db_bind_text(s, (*k)++, fc_seal(a, v->v[i], seal_context(a, f, idh)));
         else db_bind_text(s, (*k)++, v->v[i]);
     }
+    db_bind_text(s, (*k)++, idh);
+    db_bind_text(s, (*k)++, masked);
+    db_bind_text(s, (*k)++, t4);
+    db_bind_text(s, (*k)++, t5);
+    db_bind_text(s, (*k)++, t6);
 }
 
 static const char *shown(arena *a, const struct pfield *f, const char *v) {
@@ -226,8 +265,7 @@ int64_t person_store(arena *a, const user_ctx *u, const char *rid, const char *i
     pthread_once(&once, build_sql);
     db *d = db_thread();
     char ts[21]; iso_utc(now_unix(), ts);
-    const char *idn = val(v, "id_number"), *name = val(v, "name");
-    size_t il = strlen(idn);
+    const char *name = val(v, "name");
     char ini[128], full[512];
     pinyin_initials(name, ini, sizeof ini);
     pinyin_full(name, full, sizeof full);
@@ -235,9 +273,7 @@ int64_t person_store(arena *a, const user_ctx *u, const char *rid, const char *i
     const char *miss = missing_of(a, v, id, &nmiss);
     db_stmt *s = db_prep(d, id ? sql_update : sql_insert);
     int k = 1;
-    bind_fields(s, &k, v);
-    db_bind_text(s, k++, idn + il - 4);
-    db_bind_text(s, k++, idn + il - 6);
+    bind_fields(a, s, &k, v);
     db_bind_text(s, k++, ini);
     db_bind_text(s, k++, full);
     db_bind_int(s, k++, nmiss);
@@ -284,8 +320,7 @@ int64_t person_store(arena *a, const user_ctx *u, const char *rid, const char *i
 int64_t person_insert_bulk(arena *a, const struct pvals *v, bool has_cat, bool family_only, const char *by) {
     pthread_once(&once, build_sql);
     char ts[21]; iso_utc(now_unix(), ts);
-    const char *idn = val(v, "id_number"), *name = val(v, "name");
-    size_t il = strlen(idn);
+    const char *name = val(v, "name");
     char ini[128], full[512];
     pinyin_initials(name, ini, sizeof ini);
     pinyin_full(name, full, sizeof full);
@@ -293,8 +328,7 @@ int64_t person_insert_bulk(arena *a, const struct pvals *v, bool has_cat, bool f
     const char *miss = person_missing(a, v, has_cat, family_only, &nmiss);
     db_stmt *s = db_prep(db_thread(), sql_insert);
     int k = 1;
-    bind_fields(s, &k, v);
-    db_bind_text(s, k++, idn + il - 4); db_bind_text(s, k++, idn + il - 6);
+    bind_fields(a, s, &k, v);
     db_bind_text(s, k++, ini); db_bind_text(s, k++, full);
     db_bind_int(s, k++, nmiss); db_bind_text(s, k++, miss);
     db_bind_text(s, k++, ts); db_bind_text(s, k++, ts); db_bind_text(s, k++, by); db_bind_text(s, k++, by);
@@ -364,13 +398,13 @@ static json_t *categories_json(arena *a, int64_t id) {
 
 static json_t *household_json(arena *a, int64_t id) {
     json_t *arr = json_array();
-    db_stmt *s = db_prep(db_thread(), "SELECT id, relation, member_person_id, name, id_number, sex, birth_date, phone, note "
+    db_stmt *s = db_prep(db_thread(), "SELECT id, relation, member_person_id, name, id_masked, sex, birth_date, phone, note "
                                       "FROM household_members WHERE person_id = ? ORDER BY id");
     db_bind_int(s, 1, id);
     while (db_step(s) == DB_ROW) {
         json_t *h = json_pack("{s:I,s:s,s:s,s:s?,s:s?,s:s?,s:s?,s:s?}", "id", (json_int_t)db_col_int(s, 0),
             "relation", db_col_text(s, 1), "name", db_col_text(s, 3),
-            "id_number", mask_value(a, FT_IDNUM, db_col_text(s, 4)), "sex", db_col_text(s, 5),
+            "id_number", db_col_text(s, 4), "sex", db_col_text(s, 5),
             "birth_date", db_col_text(s, 6), "phone", db_col_text(s, 7), "note", db_col_text(s, 8));
         json_object_set_new(h, "person_id", db_col_null(s, 2) ? json_null() : json_integer(db_col_int(s, 2)));
         json_array_append_new(arr, h);
@@ -393,9 +427,11 @@ json_t *person_view(arena *a, const user_ctx *u, int64_t id) {
     if (db_step(s) != DB_ROW) { db_reset(s); return NULL; }
     json_t *j = json_object();
     const char *vals[64];
+    const char *idh = db_col_text(s, (int)person_nfields + 7);
     for (size_t i = 0; i < person_nfields; i++) {
         const struct pfield *f = &person_fields[i];
-        const char *v = arena_strdup(a, db_col_text(s, (int)i));
+        const char *v = (f->flags & FF_SENSITIVE) ? person_unseal(a, f, db_col_text(s, (int)i), idh)
+                                                  : arena_strdup(a, db_col_text(s, (int)i));
         vals[i] = v;
         if (f->type == FT_INT) json_path_set(j, f->key, json_integer(v ? atoll(v) : 0));
         else json_path_set(j, f->key, v ? json_string(shown(a, f, v)) : json_null());

@@ -3,6 +3,7 @@
  * completeness per station. Jurisdiction is part of every query (a region
  * range), so a record outside it simply does not exist for the user. */
 #include "registry/internal.h"
+#include "base/fieldcrypt.h"
 #include "base/timeutil.h"
 #include "db/db.h"
 #include "network/network.h"
@@ -73,14 +74,16 @@ bool person_filter_parse(req *r, struct pfilter *f) {
         if (n == 0) {
         } else if (dg && (dn == 18 || dn == 15) && all_digits(dg, dn - 1)) {
             idcard c;
-            if (idcard_parse(dg, 0, &c) == NULL) f->id_exact = arena_strdup(a, c.number);
+            if (idcard_parse(dg, 0, &c) == NULL) { char h[33]; fc_index("id", c.number, h); f->id_exact = arena_strdup(a, h); }
             else f->empty = true;
         } else if (dg && dn >= 4 && dn <= 6 && all_digits(dg, dn - 1)) {
-            /* The last 4, 5 or 6 characters of the number. Five go through the
-             * tail4 index and compare the fifth from the end in tail6. */
-            if (dn == 4) f->tail4 = dg;
-            else if (dn == 6) f->tail6 = dg;
-            else { f->tail4 = dg + 1; f->tail5 = dg; }
+            /* The last 4, 5 or 6 characters of the number, each through its own
+             * blind index (the numbers themselves are sealed). */
+            char h[33];
+            fc_index(dn == 4 ? "t4" : dn == 5 ? "t5" : "t6", dg, h);
+            if (dn == 4) f->tail4 = arena_strdup(a, h);
+            else if (dn == 6) f->tail6 = arena_strdup(a, h);
+            else f->tail5 = arena_strdup(a, h);
         } else if (isalpha((unsigned char)qq[0])) {
             bool ascii = true;
             for (size_t i = 0; i < n; i++) { if (!isalpha((unsigned char)qq[i])) ascii = false; qq[i] = (char)tolower((unsigned char)qq[i]); }
@@ -123,10 +126,10 @@ bool person_filter_parse(req *r, struct pfilter *f) {
  * that each search shape gets a plan using its own index. Binds in order. */
 const char *person_filter_sql(arena *a, const struct pfilter *f, const char *select, const char *tail) {
     char *w = arena_printf(a, "%s FROM persons p WHERE p.region_code BETWEEN ? AND ?", select);
-    if (f->id_exact) w = arena_printf(a, "%s AND p.id_number = ?", w);
+    if (f->id_exact) w = arena_printf(a, "%s AND p.id_hash = ?", w);
     if (f->tail4) w = arena_printf(a, "%s AND p.id_tail4 = ?", w);
     if (f->tail6) w = arena_printf(a, "%s AND p.id_tail6 = ?", w);
-    if (f->tail5) w = arena_printf(a, "%s AND substr(p.id_tail6, 2) = ?", w);
+    if (f->tail5) w = arena_printf(a, "%s AND p.id_tail5 = ?", w);
     if (f->gram) w = arena_printf(a, "%s AND p.id IN (SELECT person_id FROM person_grams WHERE gram = ?)", w);
     if (f->like) w = arena_printf(a, "%s AND p.name LIKE ?", w);
     if (f->py_lo) w = arena_printf(a, "%s AND ((p.name_initials >= ? AND p.name_initials < ?) OR (p.name_pinyin >= ? AND p.name_pinyin < ?))", w);
@@ -153,7 +156,7 @@ int person_filter_bind(db_stmt *s, const struct pfilter *f) {
     return k;
 }
 
-#define LIST_COLS "SELECT p.id, p.name, p.id_number, p.sex, p.birth_date, p.region_code, p.status, p.phone, " \
+#define LIST_COLS "SELECT p.id, p.name, p.id_masked, p.sex, p.birth_date, p.region_code, p.status, p.phone, " \
                   "p.missing_count, p.updated_at, p.discharge_date, p.version"
 
 static void persons_list(req *r) {
@@ -175,7 +178,7 @@ static void persons_list(req *r) {
         while (db_step(s) == DB_ROW) {
             json_t *it = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s?,s:I,s:s,s:s?,s:I}",
                 "id", (json_int_t)db_col_int(s, 0), "name", db_col_text(s, 1),
-                "id_number", mask_value(a, FT_IDNUM, db_col_text(s, 2)), "sex", db_col_text(s, 3),
+                "id_number", db_col_text(s, 2), "sex", db_col_text(s, 3),
                 "birth_date", db_col_text(s, 4), "region_code", db_col_text(s, 5), "status", db_col_text(s, 6),
                 "phone", db_col_text(s, 7), "missing_count", (json_int_t)db_col_int(s, 8),
                 "updated_at", db_col_text(s, 9), "discharge_date", db_col_text(s, 10),
@@ -391,8 +394,10 @@ static void persons_validate_id(req *r) {
     char masked[19]; idcard_mask(c.number, masked, sizeof masked);
     /* Tells whether a file exists, inside the jurisdiction only (no probing outside it). */
     user_ctx *u = current_user(r);
-    db_stmt *s = db_prep(db_thread(), "SELECT id FROM persons WHERE id_number = ? AND region_code BETWEEN ? AND ?");
-    db_bind_text(s, 1, c.number); db_bind_text(s, 2, u->scope_lo); db_bind_text(s, 3, u->scope_hi);
+    char idh[33];
+    fc_index("id", c.number, idh);
+    db_stmt *s = db_prep(db_thread(), "SELECT id FROM persons WHERE id_hash = ? AND region_code BETWEEN ? AND ?");
+    db_bind_text(s, 1, idh); db_bind_text(s, 2, u->scope_lo); db_bind_text(s, 3, u->scope_hi);
     int64_t existing = db_step(s) == DB_ROW ? db_col_int(s, 0) : 0;
     db_reset(s);
     json_t *j = json_pack("{s:b,s:s,s:s,s:s,s:s}", "valid", 1, "normalized", c.number, "masked", masked,

@@ -111,6 +111,14 @@ static char *due_note(struct actx *x) {
     return n;
 }
 
+/* The day until which a new owner may work on an overdue request before the
+ * job moves it up again: the same grace as after an automatic escalation. */
+static const char *grace_day(struct actx *x) {
+    char *d = arena_alloc(x->a, 11);
+    cdate_iso(workcal_add(x->cal, x->now.today, (int)setting_int("requests.escalation_grace_workdays", 2)), d);
+    return d;
+}
+
 /* ---- the actions ---- */
 
 static bool take_sla(struct actx *x, struct sla *sla) {
@@ -203,11 +211,12 @@ static bool act_assign(struct actx *x) {
     if (st.id == x->q->station_id && assignee == x->q->assignee_id)
         return fail(x, 422, "validation_failed", "assignee_id", "诉求已由该服务站（经办人）办理");
     db_stmt *s = db_prep(db_thread(), "UPDATE requests SET station_id = ?, assignee_id = ?, "
-                                      "next_escalation_day = CASE WHEN ? THEN NULL ELSE next_escalation_day END WHERE id = ?");
+                                      "next_escalation_day = CASE WHEN ? THEN ? ELSE next_escalation_day END WHERE id = ?");
     db_bind_int(s, 1, st.id);
     if (assignee) db_bind_int(s, 2, assignee); else db_bind_null(s, 2);
     db_bind_int(s, 3, st.id != x->q->station_id);
-    db_bind_int(s, 4, x->q->id);
+    db_bind_text(s, 4, grace_day(x));
+    db_bind_int(s, 5, x->q->id);
     if (!exec1(x, s)) return false;
     bool moved = st.id != x->q->station_id;
     ev_add(x, "assign", note, moved ? x->q->station_id : 0, moved ? st.id : 0,
@@ -222,9 +231,9 @@ static bool act_assign(struct actx *x) {
 
 static bool move_to(struct actx *x, const char *action, const struct station *to, const char *reason, const char *kind,
                     const char *verb) {
-    db_stmt *s = db_prep(db_thread(), "UPDATE requests SET station_id = ?, assignee_id = NULL, next_escalation_day = NULL "
+    db_stmt *s = db_prep(db_thread(), "UPDATE requests SET station_id = ?, assignee_id = NULL, next_escalation_day = ? "
                                       "WHERE id = ?");
-    db_bind_int(s, 1, to->id); db_bind_int(s, 2, x->q->id);
+    db_bind_int(s, 1, to->id); db_bind_text(s, 2, grace_day(x)); db_bind_int(s, 3, x->q->id);
     if (!exec1(x, s)) return false;
     ev_add(x, action, reason, x->owner.id, to->id, NULL);
     rq_notice(0, to->id, x->q->id, kind,
@@ -374,7 +383,7 @@ static bool decide_extension(struct actx *x, bool approve) {
     bool bad = false;
     const char *note = field_str(x, approve ? "note" : "reason", approve ? "审批意见" : "驳回理由", 500, !approve, &bad);
     if (bad) return false;
-    int64_t eid, w;
+    int64_t eid = 0, w = 0;
     if (!pending_extension(x, &eid, &w)) return false;
     db *d = db_thread();
     db_stmt *s = db_prep(d, "UPDATE request_extensions SET status = ?, decided_at = ?, decided_by = ?, decision_note = ? "
@@ -571,8 +580,10 @@ static bool act_proxy_step(struct actx *x) {
     if (to > 0 && to != x->owner.id && !station_get(to, &tost)) tost = x->owner;
     bool moved = tost.id != x->owner.id;
     s = db_prep(d, "UPDATE requests SET proxy_step = ?, station_id = ?, "
-                   "assignee_id = CASE WHEN ? THEN NULL ELSE assignee_id END WHERE id = ?");
-    db_bind_int(s, 1, next.seq); db_bind_int(s, 2, tost.id); db_bind_int(s, 3, moved); db_bind_int(s, 4, q->id);
+                   "assignee_id = CASE WHEN ? THEN NULL ELSE assignee_id END, "
+                   "next_escalation_day = CASE WHEN ? THEN ? ELSE next_escalation_day END WHERE id = ?");
+    db_bind_int(s, 1, next.seq); db_bind_int(s, 2, tost.id); db_bind_int(s, 3, moved); db_bind_int(s, 4, moved);
+    db_bind_text(s, 5, grace_day(x)); db_bind_int(s, 6, q->id);
     if (!exec1(x, s)) return false;
     /* The SLA covers taking in and forwarding, not the higher authority's own
      * review: while the center works on its steps the clock stands still. */

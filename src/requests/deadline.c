@@ -41,7 +41,7 @@ int deadline_due(const workcal *c, int start, int workdays, const struct dl_rang
 void deadline_state(const workcal *c, int start, int workdays, const struct dl_range *p, int np,
                     int today, int soon, struct dl_state *out) {
     /* Close open pauses at today: "as if the clock restarted today". */
-    struct dl_range local[16];
+    struct dl_range local[16] = {{0}};
     struct dl_range *q = np <= 16 ? local : malloc((size_t)np * sizeof *q);
     if (!q) { q = local; np = 16; }
     for (int i = 0; i < np; i++) {

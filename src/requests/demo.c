@@ -168,14 +168,11 @@ int requests_demo(const struct demo_opts *o, char *err, unsigned errcap) {
         /* Where it ends up: recent ones are more often still open. */
         unsigned roll = rnd(&seed) % 100;
         enum { RECEIVED, ACCEPTED, WAITING, REPLIED, CLOSED, REFUSED } fate;
-        if (age == 0 && roll < 50) fate = RECEIVED;
+        if (age == 0 && roll < 60) fate = RECEIVED;
         else if (roll < 4) fate = REFUSED;
-        else if (roll < 8 && age < 3) fate = RECEIVED;
-        else if (age < 10 || roll < 20) fate = roll < 30 ? WAITING : ACCEPTED;
-        else if (roll < 28) fate = WAITING;
-        else if (roll < 38) fate = REPLIED;
-        else if (roll < 90) fate = CLOSED;
-        else fate = ACCEPTED;
+        else if (roll < 8) fate = RECEIVED;      /* mostly old: past the response time */
+        else if (age < 15) fate = roll < 25 ? WAITING : roll < 80 ? ACCEPTED : roll < 90 ? REPLIED : CLOSED;
+        else fate = roll < 13 ? WAITING : roll < 25 ? ACCEPTED : roll < 35 ? REPLIED : CLOSED;
         if (ptype && fate == REFUSED) fate = ACCEPTED;
         if (fate == RECEIVED) continue;
 

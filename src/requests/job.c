@@ -9,7 +9,7 @@
  *    to the new owner. The new owner then has requests.escalation_grace_workdays
  *    before the next automatic step; the center, having no level above, gets a
  *    notice only.
- * Each request is handled in its own transaction that re-reads the row, so
+ * Every request is re-read inside the write transaction that changes it, so
  * several nodes running the job, or the job and a user, never escalate the same
  * request twice. */
 #include "requests/internal.h"
@@ -130,18 +130,33 @@ int requests_deadline_run(const char *rid, struct job_result *res) {
         ids[n++] = db_col_int(s, 0);
     }
     db_reset(s);
+    /* Batches of 50 per transaction: few commits (each is a disk sync), and
+     * users wait behind the write lock for one short batch at most. A failed
+     * batch is retried request by request so one bad row stops nothing else. */
     int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        arena *a = arena_new(4096);
-        if (db_begin(d) != DB_OK) { arena_free(a); rc = -1; break; }
-        if (check_one(a, rid, ids[i], cal, &now, soon, grace, res) && db_commit(d) == DB_OK) {
+    for (size_t i = 0; i < n; i += 50) {
+        size_t end = i + 50 < n ? i + 50 : n;
+        struct job_result part = {0};
+        arena *a = arena_new(8192);
+        bool ok = db_begin(d) == DB_OK;
+        for (size_t k = i; ok && k < end; k++) ok = check_one(a, rid, ids[k], cal, &now, soon, grace, &part);
+        if (ok && db_commit(d) == DB_OK) {
+            res->due_soon += part.due_soon; res->overdue += part.overdue; res->escalated += part.escalated;
             arena_free(a);
             continue;
         }
         db_rollback(d);
+        for (size_t k = i; k < end; k++) {
+            struct job_result one = {0};
+            if (db_begin(d) == DB_OK && check_one(a, rid, ids[k], cal, &now, soon, grace, &one) && db_commit(d) == DB_OK) {
+                res->due_soon += one.due_soon; res->overdue += one.overdue; res->escalated += one.escalated;
+                continue;
+            }
+            db_rollback(d);
+            log_error(rid, "期限检查失败：诉求 %lld", (long long)ids[k]);
+            rc = -1;
+        }
         arena_free(a);
-        log_error(rid, "期限检查失败：诉求 %lld", (long long)ids[i]);
-        rc = -1;
     }
     free(ids);
     workcal_free(cal);

@@ -4,6 +4,7 @@
  * modules and main.c use these entry points only. */
 #ifndef VETS_REQUESTS_REQUESTS_H
 #define VETS_REQUESTS_REQUESTS_H
+#include "auth/auth.h"
 #include "http/http.h"
 #include "modules.h"
 #include <stddef.h>
@@ -23,6 +24,12 @@ void requests_job_stop(void);
 
 /* Demo data: o->requests requests in every state (see demo.c). */
 int requests_demo(const struct demo_opts *o, char *err, unsigned errcap);
+
+/* Figures for the dashboard, inside U's jurisdiction as the lists:
+ * {requests_by_status:[{status,name,count}], requests_monthly:[{month,
+ * received, closed}] (12 months), my_queue:{open, due_soon, overdue}} — the
+ * queue of U's station. The caller owns the result. */
+json_t *requests_figures(arena *a, const user_ctx *u);
 
 extern const struct route requests_routes[];
 extern const size_t requests_routes_count;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <pthread.h>
 #include <sys/stat.h>
 
 /* ---- lists ---- */
@@ -33,6 +34,18 @@ static const struct { const char *name, *where; bool work; } queues[] = {
 };
 #define NQUEUES (sizeof queues / sizeof *queues)
 
+/* All queues in one condition chosen by the bound ?16 (NULL: no queue), so a
+ * list has one statement per sort order instead of one per queue and order. */
+static char queue_where[2048];
+static pthread_once_t queue_once = PTHREAD_ONCE_INIT;
+static void build_queue_where(void) {
+    size_t l = (size_t)snprintf(queue_where, sizeof queue_where, " AND (?16 IS NULL");
+    for (size_t i = 0; i < NQUEUES; i++)
+        l += (size_t)snprintf(queue_where + l, sizeof queue_where - l, " OR (?16 = '%s'%s)", queues[i].name, queues[i].where);
+    snprintf(queue_where + l, sizeof queue_where - l, ")");
+}
+static const char *queue_sql(void) { pthread_once(&queue_once, build_queue_where); return queue_where; }
+
 #define URGENCY_RANK "(SELECT c.sort FROM codes c WHERE c.tbl = 'urgency' AND c.code = r.urgency)"
 static const struct { const char *name, *asc, *desc; } sorts[] = {
     {"created_at", "r.created_at", "r.created_at DESC"},
@@ -51,31 +64,26 @@ static const char *const where_base =
     " AND (?11 IS NULL OR r.station_id = ?11) AND (?12 IS NULL OR r.urgency = ?12)"
     " AND (?13 IS NULL OR r.person_id = ?13)";
 
-/* ORDER BY text from "?sort=-urgency,waiting"; NULL (and answered) if unknown. */
+/* ORDER BY text for ?sort=: one key, "-key" descending, or the work-queue
+ * order "-urgency,waiting". Deliberately a short fixed set: every distinct
+ * order is a distinct statement, and the interned texts and the statement
+ * cache are bounded. NULL (and answered) if unknown. */
+#define WORK_ORDER "-urgency,waiting"
 static char *order_by(req *r, const char *sort) {
     arena *a = req_arena(r);
-    char *out = arena_strdup(a, "");
-    char *copy = arena_strdup(a, sort), *save = NULL;
-    int n = 0;
-    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        bool desc = *tok == '-';
-        const char *key = desc ? tok + 1 : tok;
-        const char *frag = NULL;
-        for (size_t i = 0; i < sizeof sorts / sizeof *sorts; i++)
-            if (strcmp(sorts[i].name, key) == 0) frag = desc ? sorts[i].desc : sorts[i].asc;
-        if (!frag || ++n > 3) {
-            reply_error(r, 422, "validation_failed", "sort", "不支持的排序“%s”", tok);
-            return NULL;
-        }
-        out = arena_printf(a, "%s%s, ", out, frag);
-    }
-    return arena_printf(a, "%sr.id DESC", out);
+    if (strcmp(sort, WORK_ORDER) == 0) return arena_strdup(a, URGENCY_RANK " DESC, r.created_at, r.id DESC");
+    bool desc = *sort == '-';
+    const char *key = desc ? sort + 1 : sort;
+    for (size_t i = 0; i < sizeof sorts / sizeof *sorts; i++)
+        if (strcmp(sorts[i].name, key) == 0) return arena_printf(a, "%s, r.id DESC", desc ? sorts[i].desc : sorts[i].asc);
+    reply_error(r, 422, "validation_failed", "sort", "不支持的排序“%s”", sort);
+    return NULL;
 }
 
 struct list_params {
-    const char *vals[16];     /* text parameters by number (1-based) */
-    int64_t ints[16];
-    bool is_int[16];
+    const char *vals[20];     /* text parameters by number (1-based) */
+    int64_t ints[20];
+    bool is_int[20];
 };
 
 static void bind_all(db_stmt *s, const struct list_params *p, int upto) {
@@ -87,10 +95,9 @@ static void bind_all(db_stmt *s, const struct list_params *p, int upto) {
 
 static void set_int(struct list_params *p, int i, int64_t v) { p->ints[i] = v; p->is_int[i] = true; }
 
-/* Parameters ?1..?13 shared by lists, queue counts and stats. */
-static void common_params(req *r, const user_ctx *u, const struct rq_now *now, const workcal *cal, struct list_params *p) {
+/* Parameters ?1..?13 shared by lists, queue counts and figures. */
+static void common_params(arena *a, const user_ctx *u, const struct rq_now *now, const workcal *cal, struct list_params *p) {
     memset(p, 0, sizeof *p);
-    arena *a = req_arena(r);
     p->vals[1] = u->scope_lo; p->vals[2] = u->scope_hi;
     set_int(p, 3, u->id); set_int(p, 4, u->station_id);
     p->vals[5] = arena_strdup(a, now->today_iso);
@@ -116,14 +123,14 @@ void requests_list(req *r) {
     for (size_t i = 0; queue && i < NQUEUES; i++) if (strcmp(queues[i].name, queue) == 0) qi = (int)i;
     if (queue && qi < 0) { reply_error(r, 422, "validation_failed", "queue", "未知的队列“%s”", queue); return; }
     if (status && !rq_status_bit(status)) { reply_error(r, 422, "validation_failed", "status", "未知的状态“%s”", status); return; }
-    char *order = order_by(r, sort ? sort : (qi >= 0 && queues[qi].work ? "-urgency,waiting" : "-created_at"));
+    char *order = order_by(r, sort ? sort : (qi >= 0 && queues[qi].work ? WORK_ORDER : "-created_at"));
     if (!order) return;
 
     struct rq_now now;
     rq_now_init(&now);
     workcal *cal = rq_calendar();
     struct list_params p;
-    common_params(r, u, &now, cal, &p);
+    common_params(a, u, &now, cal, &p);
     p.vals[8] = q ? arena_printf(a, "%%%s%%", q) : NULL;
     p.vals[9] = status;
     p.vals[10] = category;
@@ -134,18 +141,18 @@ void requests_list(req *r) {
     set_int(&p, 14, size);
     set_int(&p, 15, (page - 1) * size);
 
-    const char *qw = qi >= 0 ? queues[qi].where : "";
+    p.vals[16] = qi >= 0 ? queues[qi].name : NULL;
     db *d = db_thread();
     const char *csql = db_intern(arena_printf(a, "SELECT COUNT(*) FROM requests r JOIN stations st ON st.id = r.station_id%s%s",
-                                              where_base, qw));
+                                              where_base, queue_sql()));
     db_stmt *s = db_prep(d, csql);
-    bind_all(s, &p, 13);
+    bind_all(s, &p, 16);
     int64_t total = db_step(s) == DB_ROW ? db_col_int(s, 0) : 0;
     db_reset(s);
     const char *lsql = db_intern(arena_printf(a, "SELECT %s FROM requests r JOIN stations st ON st.id = r.station_id%s%s "
-                                                 "ORDER BY %s LIMIT ?14 OFFSET ?15", rq_columns(), where_base, qw, order));
+                                                 "ORDER BY %s LIMIT ?14 OFFSET ?15", rq_columns(), where_base, queue_sql(), order));
     s = db_prep(d, lsql);
-    bind_all(s, &p, 15);
+    bind_all(s, &p, 16);
     struct rq *rows = arena_alloc(a, sizeof *rows * (size_t)size);
     int n = 0;
     while (n < size && db_step(s) == DB_ROW) rq_fill(a, s, 0, &rows[n++]);
@@ -165,18 +172,78 @@ static void requests_queues(req *r) {
     rq_now_init(&now);
     workcal *cal = rq_calendar();
     struct list_params p;
-    common_params(r, u, &now, cal, &p);
+    common_params(a, u, &now, cal, &p);
     workcal_free(cal);
     json_t *out = json_object();
+    const char *sql = db_intern(arena_printf(a, "SELECT COUNT(*) FROM requests r JOIN stations st ON st.id = r.station_id%s%s",
+                                             where_base, queue_sql()));
     for (size_t i = 0; i < NQUEUES; i++) {
-        const char *sql = db_intern(arena_printf(a, "SELECT COUNT(*) FROM requests r JOIN stations st ON st.id = r.station_id%s%s",
-                                                 where_base, queues[i].where));
+        p.vals[16] = queues[i].name;
         db_stmt *s = db_prep(db_thread(), sql);
-        bind_all(s, &p, 13);
+        bind_all(s, &p, 16);
         json_object_set_new(out, queues[i].name, json_integer(db_step(s) == DB_ROW ? db_col_int(s, 0) : 0));
         db_reset(s);
     }
     reply_json(r, 200, out);
+}
+
+/* Figures for the dashboard (src/stats gathers them), inside U's
+ * jurisdiction exactly as the lists: requests by status, received and closed
+ * per month over the last 12 months (Asia/Shanghai), and the queue of the
+ * user's station (open, due soon, overdue). */
+json_t *requests_figures(arena *a, const user_ctx *u) {
+    struct rq_now now;
+    rq_now_init(&now);
+    workcal *cal = rq_calendar();
+    struct list_params p;
+    common_params(a, u, &now, cal, &p);
+    workcal_free(cal);
+    db *d = db_thread();
+    json_t *by_status = json_array();
+    const char *sql = db_intern(arena_printf(a, "SELECT r.status, COUNT(*) FROM requests r JOIN stations st ON st.id = r.station_id"
+                                                "%s GROUP BY r.status ORDER BY r.status", where_base));
+    db_stmt *s = db_prep(d, sql);
+    bind_all(s, &p, 13);
+    while (db_step(s) == DB_ROW)
+        json_array_append_new(by_status, json_pack("{s:s,s:s,s:I}", "status", db_col_text(s, 0),
+                              "name", rq_status_name(db_col_text(s, 0)), "count", (json_int_t)db_col_int(s, 1)));
+    db_reset(s);
+    /* Month bounds are computed here, so the SQL stays portable. */
+    json_t *monthly = json_array();
+    int y, m, dd;
+    cdate_from_days(now.today, &y, &m, &dd);
+    const char *cnt = db_intern(arena_printf(a, "SELECT SUM(CASE WHEN r.created_at >= ?14 AND r.created_at < ?15 THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN r.closed_at >= ?14 AND r.closed_at < ?15 THEN 1 ELSE 0 END) FROM requests r "
+        "JOIN stations st ON st.id = r.station_id%s AND (r.created_at < ?15 AND (r.created_at >= ?14 OR r.closed_at >= ?14))",
+        where_base));
+    for (int k = 11; k >= 0; k--) {
+        int yy = y, mm = m - k;
+        while (mm < 1) { mm += 12; yy--; }
+        int ny = mm == 12 ? yy + 1 : yy, nm = mm == 12 ? 1 : mm + 1;
+        char from[21], to[21];
+        iso_utc((int64_t)cdate_to_days(yy, mm, 1) * 86400 - 8 * 3600, from);
+        iso_utc((int64_t)cdate_to_days(ny, nm, 1) * 86400 - 8 * 3600, to);
+        s = db_prep(d, cnt);
+        bind_all(s, &p, 13);
+        db_bind_text(s, 14, from); db_bind_text(s, 15, to);
+        int64_t rec = 0, clo = 0;
+        if (db_step(s) == DB_ROW) { rec = db_col_int(s, 0); clo = db_col_int(s, 1); }
+        db_reset(s);
+        json_array_append_new(monthly, json_pack("{s:s,s:I,s:I}", "month", arena_printf(a, "%04d-%02d", yy, mm),
+                                                 "received", (json_int_t)rec, "closed", (json_int_t)clo));
+    }
+    json_t *mine = json_object();
+    static const char *const keys[][2] = {{"open", "station"}, {"due_soon", "due_soon"}, {"overdue", "overdue"}};
+    const char *q = db_intern(arena_printf(a, "SELECT COUNT(*) FROM requests r JOIN stations st ON st.id = r.station_id"
+                                              "%s%s AND r.station_id = ?4", where_base, queue_sql()));
+    for (size_t k = 0; k < 3; k++) {
+        p.vals[16] = keys[k][1];
+        s = db_prep(d, q);
+        bind_all(s, &p, 16);
+        json_object_set_new(mine, keys[k][0], json_integer(db_step(s) == DB_ROW ? db_col_int(s, 0) : 0));
+        db_reset(s);
+    }
+    return json_pack("{s:o,s:o,s:o}", "requests_by_status", by_status, "requests_monthly", monthly, "my_queue", mine);
 }
 
 void requests_get(req *r) {

@@ -227,8 +227,8 @@ int rq_pauses(int64_t id, struct dl_range *out, int cap) {
 bool rq_deadline(const struct rq *q, const workcal *cal, const struct rq_now *now, struct dl_state *st) {
     int start = rq_day(q->accepted_day);
     if (start < 0 || q->sla_workdays < 0) return false;
-    struct dl_range p[64];
-    int np = rq_pauses(q->id, p, 64);
+    struct dl_range p[256];
+    int np = rq_pauses(q->id, p, 256);
     deadline_state(cal, start, (int)(q->sla_workdays + q->extension_workdays), p, np, now->today,
                    (int)setting_int("requests.due_soon_workdays", 2), st);
     return true;
@@ -245,8 +245,8 @@ int rq_store_due(int64_t id, const workcal *cal, const struct rq_now *now) {
     }
     db_reset(s);
     if (start < 0) return -1;
-    struct dl_range p[64];
-    int np = rq_pauses(id, p, 64);
+    struct dl_range p[256];
+    int np = rq_pauses(id, p, 256);
     struct dl_state st;
     deadline_state(cal, start, n, p, np, now->today, 0, &st);
     char due[11];

@@ -3,6 +3,7 @@
  * module only gathers them, so a chart can never show what a list would hide. */
 #include "auth/auth.h"
 #include "registry/registry.h"
+#include "requests/requests.h"
 #include <stdio.h>
 
 json_t *registry_figures(arena *a, const user_ctx *u);
@@ -10,6 +11,8 @@ json_t *registry_figures(arena *a, const user_ctx *u);
 static void dashboard(req *r) {
     user_ctx *u = current_user(r);
     json_t *j = registry_figures(req_arena(r), u);
+    json_t *rq = requests_figures(req_arena(r), u);
+    if (rq) { json_object_update(j, rq); json_decref(rq); }
     json_object_set_new(j, "scope", json_pack("{s:s,s:s,s:s}", "region_code", u->region_code, "region_name", u->region_name,
                                               "station_name", u->station_name));
     reply_json(r, 200, j);

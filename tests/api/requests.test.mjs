@@ -493,6 +493,8 @@ describe('requests: intake and handling', () => {
     assert.ok(ids.indexOf(a.id) < ids.indexOf(b.id));
     assert.equal((await danghu.get(`${R}?queue=nonsense`)).status, 422);
     assert.equal((await danghu.get(`${R}?sort=password`)).status, 422);
+    assert.equal((await danghu.get(`${R}?sort=no,-status,urgency`)).status, 422);   // a fixed set of orders only
+    assert.equal((await danghu.get(`${R}?sort=-due_date&queue=open`)).status, 200);
     const z = await create(zhapu, contact(HAIBIN));
     const bulk = await danghu.post(`${R}/bulk-assign`, { ids: [a.id, b.id, z.id], station_id: dm.station.id, assignee_id: dm.id });
     assert.equal(bulk.status, 200, JSON.stringify(bulk.json));
@@ -708,9 +710,13 @@ describe('requests: deadlines across 中秋/国庆 2026 and the deadline job', (
     assert.equal(before.json.workdays_left, -2);     // 10/10 (班) and 10/12
     const oq = await danghu.get(`${R}?queue=overdue&size=200`);
     assert.ok(oq.json.items.some((i) => i.id === ids.late));
+    // Escalated by hand while overdue: the town gets its grace, the job does not push it on at once.
+    await act(cun, ids.plain, 'escalate', { reason: '村级无法办结' });
     const j2 = await danghu.post(`${R}/run-deadline-job`);
     assert.equal(j2.status, 200);
     const dm = await me(danghu);
+    assert.equal(q1(s.dir, `SELECT station_id FROM requests WHERE id = ${ids.plain}`), dm.station.id);
+    assert.equal(q1(s.dir, `SELECT COUNT(*) FROM request_events WHERE request_id = ${ids.plain} AND action = 'auto_escalate'`), 0);
     const esc = await danghu.get(`${R}/${ids.late}`);
     assert.equal(esc.json.station_id, dm.station.id);
     assert.equal(esc.json.assignee_id, null);

@@ -6,8 +6,14 @@ CREATE TABLE persons (
   id               INTEGER PRIMARY KEY,
   version          INTEGER NOT NULL DEFAULT 1,
   name             TEXT NOT NULL,
-  id_number        TEXT NOT NULL UNIQUE,       -- canonical 18 characters
-  id_tail4         TEXT NOT NULL,              -- search by the last digits
+  -- The ID number is never stored in clear: sealed with SM4 (id_enc), found
+  -- by blind indexes (HMAC-SM3) of the whole number and of its last 4/5/6
+  -- characters, and shown masked (first 6 + last 4) from id_masked.
+  id_enc           TEXT NOT NULL,
+  id_hash          TEXT NOT NULL UNIQUE,
+  id_masked        TEXT NOT NULL,
+  id_tail4         TEXT NOT NULL,
+  id_tail5         TEXT NOT NULL,
   id_tail6         TEXT NOT NULL,
   sex              TEXT NOT NULL,
   birth_date       TEXT NOT NULL,
@@ -21,7 +27,7 @@ CREATE TABLE persons (
   status_date      TEXT,
   status_note      TEXT,
   bank_name        TEXT,
-  bank_account     TEXT,
+  bank_enc         TEXT,                       -- sealed like id_enc
   remarks          TEXT,
   -- service record
   branch           TEXT,
@@ -55,6 +61,7 @@ CREATE TABLE persons (
 );
 CREATE INDEX persons_region ON persons(region_code, id);
 CREATE INDEX persons_tail4 ON persons(id_tail4);
+CREATE INDEX persons_tail5 ON persons(id_tail5);
 CREATE INDEX persons_tail6 ON persons(id_tail6);
 CREATE INDEX persons_initials ON persons(name_initials);
 CREATE INDEX persons_pinyin ON persons(name_pinyin);
@@ -96,7 +103,9 @@ CREATE TABLE household_members (
   relation         TEXT NOT NULL,
   member_person_id INTEGER REFERENCES persons(id),
   name             TEXT NOT NULL,
-  id_number        TEXT,
+  id_enc           TEXT,                 -- sealed, bound to the member row's person and blind index
+  id_hash          TEXT,
+  id_masked        TEXT,
   sex              TEXT,
   birth_date       TEXT,
   phone            TEXT,
