@@ -29,6 +29,7 @@ SUMMARIES = {
  ('POST','/stations'):'新建服务站',
  ('GET','/stations/{id}'):'服务站详情',
  ('PATCH','/stations/{id}'):'修改服务站和五有清单',
+ ('GET','/stations/{id}/staff'):'服务站可办理诉求的工作人员（指派用）',
  ('GET','/codes'):'代码表目录',
  ('GET','/codes/{table}'):'代码表内容',
  ('GET','/regions'):'区划（管辖范围内）',

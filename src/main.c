@@ -10,13 +10,16 @@
 #include "base/fieldcrypt.h"
 #include "base/log.h"
 #include "base/timeutil.h"
+#include "db/backup.h"
 #include "db/db.h"
 #include "db/migrate.h"
 #include "http/http.h"
 #include "modules.h"
 #include "network/network.h"
 #include "requests/requests.h"
+#include <dirent.h>
 #include <errno.h>
+#include <time.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -63,6 +66,23 @@ static int open_keys(const char *data, bool may_create) {
     return 0;
 }
 
+/* Uploaded import files hold personal data in clear: they are kept a day for
+ * the preview → commit → error sheet steps, then removed. */
+static void clean_tmp(const char *data, int max_age_hours) {
+    char dir[1100];
+    snprintf(dir, sizeof dir, "%s/tmp", data);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    time_t now = time(NULL);
+    for (struct dirent *e; (e = readdir(d));) {
+        if (e->d_name[0] == '.') continue;
+        char p[1400]; struct stat st;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        if (stat(p, &st) == 0 && S_ISREG(st.st_mode) && now - st.st_mtime > max_age_hours * 3600) unlink(p);
+    }
+    closedir(d);
+}
+
 static int schema_limit = 1 << 30;   /* vets init --schema N: tests of migrating old folders */
 
 static int open_data(const char *data, const char *ref) {
@@ -78,8 +98,11 @@ static int open_data(const char *data, const char *ref) {
     if (n > 0) log_info(NULL, "数据库迁移：应用 %d 个（版本 %d → %d）", n, before, migrate_current(d));
     if (schema_limit < (1 << 30)) return before == 0 ? 1 : 0;   /* an old schema: reference data may not fit it */
     if (open_keys(data, db_query_int(d, "SELECT COUNT(*) FROM persons", NULL, 0) == 0) != 0) return -1;
-    if (refdata_load(ref, err, sizeof err) != 0) { fprintf(stderr, "参考数据加载失败：%s\n", err); return -1; }
-    if (requests_refdata_load(ref, err, sizeof err) != 0) { fprintf(stderr, "诉求参考数据加载失败：%s\n", err); return -1; }
+    /* One transaction under a lock: nodes starting together load in turn. */
+    if (db_begin(d) != DB_OK || db_lock_serial(d, "refdata") != DB_OK) { fprintf(stderr, "数据库忙：%s\n", db_errmsg(d)); db_rollback(d); return -1; }
+    if (refdata_load(ref, err, sizeof err) != 0) { fprintf(stderr, "参考数据加载失败：%s\n", err); db_rollback(d); return -1; }
+    if (requests_refdata_load(ref, err, sizeof err) != 0) { fprintf(stderr, "诉求参考数据加载失败：%s\n", err); db_rollback(d); return -1; }
+    if (db_commit(d) != DB_OK) { fprintf(stderr, "参考数据加载失败：%s\n", db_errmsg(d)); return -1; }
     return before == 0 ? 1 : 0;
 }
 
@@ -235,6 +258,8 @@ static void usage_serve(void) {
            "  --threads N         工作线程数（默认 4）\n"
            "  --web DIR           网页界面目录（默认 %s）\n"
            "  --port-file FILE    启动后把实际端口写入 FILE（测试用）\n"
+           "  --max-inflight N    同时处理的请求数上限，超出时答 503 + Retry-After（默认 256）\n"
+           "  --conn-timeout S    连接静默超时和请求头的接收时限，秒（默认 30；请求内容另加每 500 字节 1 秒）\n"
            "  --test-clock        允许测试通过 /api/v1/test/clock 拨快时钟（仅供测试）\n", default_web());
 }
 
@@ -253,7 +278,7 @@ static const struct route test_routes[] = {
 static void health(req *r) {
     int64_t v = migrate_current(db_thread());
     reply_json(r, 200, json_pack("{s:s,s:s,s:I,s:s}", "status", "ok", "version", VETS_VERSION,
-                                 "schema", (json_int_t)v, "database", "sqlite"));
+                                 "schema", (json_int_t)v, "database", db_backend()));
 }
 extern const char vets_openapi_yaml[];
 static void openapi(req *r) {
@@ -297,16 +322,19 @@ static int cmd_routes(int argc, char **argv) {
 static int cmd_serve(int argc, char **argv) {
     const char *data = NULL, *ref = default_ref(), *web = default_web(), *listen_at = "127.0.0.1:8080",
                *port_file = NULL;
-    int threads = 4, test_clock = 0;
+    int threads = 4, test_clock = 0, max_inflight = 256, conn_timeout = 30;
     static struct option opts[] = {{"data", 1, 0, 'd'}, {"listen", 1, 0, 'l'}, {"threads", 1, 0, 't'},
                                    {"web", 1, 0, 'w'}, {"ref", 1, 0, 'r'}, {"port-file", 1, 0, 'P'},
-                                   {"test-clock", 0, 0, 'T'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+                                   {"test-clock", 0, 0, 'T'}, {"max-inflight", 1, 0, 'M'},
+                                   {"conn-timeout", 1, 0, 'C'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "d:l:h", opts, NULL)) != -1) {
         switch (c) {
         case 'd': data = optarg; break;
         case 'l': listen_at = optarg; break;
         case 't': threads = atoi(optarg); break;
+        case 'M': max_inflight = atoi(optarg); break;
+        case 'C': conn_timeout = atoi(optarg); break;
         case 'w': web = optarg; break;
         case 'r': ref = optarg; break;
         case 'P': port_file = optarg; break;
@@ -317,6 +345,8 @@ static int cmd_serve(int argc, char **argv) {
     }
     if (!data) { usage_serve(); return 2; }
     if (threads < 1 || threads > 64) { fprintf(stderr, "--threads 须在 1–64 之间\n"); return 2; }
+    if (max_inflight < 1 || max_inflight > 100000) { fprintf(stderr, "--max-inflight 须在 1–100000 之间\n"); return 2; }
+    if (conn_timeout < 1 || conn_timeout > 3600) { fprintf(stderr, "--conn-timeout 须在 1–3600 秒之间\n"); return 2; }
     char host[256]; int port = 8080;
     const char *colon = strrchr(listen_at, ':');
     if (!colon || colon == listen_at || (size_t)(colon - listen_at) >= sizeof host) { fprintf(stderr, "--listen 格式应为 HOST:PORT\n"); return 2; }
@@ -324,8 +354,12 @@ static int cmd_serve(int argc, char **argv) {
     port = atoi(colon + 1);
     if (port < 0 || port > 65535) { fprintf(stderr, "端口无效\n"); return 2; }
 
+    if (ensure_dir(data) != 0) return 1;
+    char lerr[600];
+    if (data_lock(data, false, lerr, sizeof lerr) < 0) { fprintf(stderr, "%s\n", lerr); return 1; }   /* held until exit */
     if (open_data(data, ref) < 0) return 1;
     if (!has_users() && first_admins(data) != 0) return 1;
+    clean_tmp(data, 24);
     auth_init_dummy();
     if (register_routes(test_clock) != 0) return 1;
     auth_install_guard();
@@ -343,9 +377,10 @@ static int cmd_serve(int argc, char **argv) {
         .listen_host = host, .port = port, .threads = threads,
         .max_body = 1 << 20, .max_upload = (size_t)512 << 20,
         .web_root = stat(web, &st) == 0 ? web : NULL, .tmp_dir = tmp,
-        .max_inflight = 256, .conn_timeout = 30,
+        .max_inflight = max_inflight, .conn_timeout = conn_timeout,
     };
     if (!hc.web_root) log_warn(NULL, "网页界面目录 %s 不存在：只提供接口（先运行 make web）", web);
+    if (audit_batch_start() != 0) { log_error(NULL, "无法启动审计写入线程"); return 1; }
     if (http_start(&hc) != 0) return 1;
     int bound = http_bound_port();
     if (port_file) {
@@ -360,6 +395,7 @@ static int cmd_serve(int argc, char **argv) {
     sigwait(&set, &sig);
     log_info(NULL, "收到信号 %d：停止接收新请求，等待进行中的请求完成", sig);
     http_stop(10000);
+    audit_batch_stop();   /* after the HTTP layer: deferred answers need it until the end */
     requests_job_stop();
     db_thread_close();
     log_info(NULL, "已停止");
@@ -404,10 +440,20 @@ static int cmd_backup(int argc, char **argv) {
     if (!data || !out) { fprintf(stderr, "缺少 --data 或 --out\n"); return 2; }
     char err[512];
     if (db_configure(data, err, sizeof err) != 0) { fprintf(stderr, "%s\n", err); return 1; }
-    int backup_file(const char *out_path, char *e, unsigned ecap);
     if (backup_file(out, err, sizeof err) != 0) { fprintf(stderr, "%s\n", err); return 1; }
     audit_event_as(NULL, "cli", "127.0.0.1", "system.backup", "database", out, "ok", NULL);
     printf("备份完成：%s\n", out);
+    return 0;
+}
+
+/* The staged copy of a restore goes live only with an intact audit chain. */
+static int restore_check(const char *staged_dir, char *err, unsigned errcap) {
+    if (db_configure(staged_dir, err, errcap) != 0) return -1;
+    int64_t rows = 0;
+    char why[256];
+    int64_t broken = audit_verify(&rows, why, sizeof why);
+    db_thread_close();
+    if (broken) { snprintf(err, errcap, "备份的审计链校验失败：%s", why); return -1; }
     return 0;
 }
 
@@ -424,10 +470,15 @@ static int cmd_restore(int argc, char **argv) {
         }
     }
     if (!data || !from) { fprintf(stderr, "缺少 --data 或 --from\n"); return 2; }
-    int restore_file(const char *data_dir, const char *from_path, char *e, unsigned ecap);
-    char err[512];
-    if (restore_file(data, from, err, sizeof err) != 0) { fprintf(stderr, "%s\n", err); return 1; }
-    printf("恢复完成：%s\n", data);
+    char err[600];
+    if (restore_file(data, from, restore_check, err, sizeof err) != 0) { fprintf(stderr, "恢复失败：%s\n", err); return 1; }
+    if (db_configure(data, err, sizeof err) != 0) { fprintf(stderr, "%s\n", err); return 1; }
+    audit_event_as(NULL, "cli", "127.0.0.1", "system.restore", "database", from, "ok", NULL);
+    printf("恢复完成：%s（原数据库保留为 vets.db.pre-restore）\n", data);
+    char keys[1100];
+    snprintf(keys, sizeof keys, "%s/vets.keys", data);
+    if (!key_file_opt && !getenv("VETS_KEY_FILE") && access(keys, F_OK) != 0)
+        printf("注意：%s 不存在。加密的身份证号码和银行账号需要备份时的密钥文件，请把它放回（权限 0400）后再启动服务。\n", keys);
     return 0;
 }
 
@@ -492,7 +543,8 @@ static int cmd_rekey(int argc, char **argv) {
     }
     if (!data) { fprintf(stderr, "缺少 --data\n"); return 2; }
     char err[512];
-    if (db_configure(data, err, sizeof err) != 0 || open_keys(data, false) != 0) { fprintf(stderr, "%s\n", err); return 1; }
+    if (db_configure(data, err, sizeof err) != 0) { fprintf(stderr, "%s\n", err); return 1; }
+    if (open_keys(data, false) != 0) return 1;   /* open_keys printed why */
     if (fc_add_key(err, sizeof err) != 0) { fprintf(stderr, "%s\n", err); return 1; }
     int64_t n = 0;
     if (registry_reseal(&n, err, sizeof err) != 0) {
@@ -517,10 +569,30 @@ static void usage(void) {
            "  routes    列出全部接口及所需权限\n"
            "  rekey     轮换字段加密密钥（身份证号码、银行账号）\n"
            "  version   显示版本\n\n"
-           "每个命令都可用 --help 查看说明，例如 vets serve --help。\n", VETS_VERSION);
+           "每个命令都可用 --help 查看说明，例如 vets serve --help。\n"
+           "数据库：默认是 --data 目录中的 SQLite（vets.db）；省、全国部署加 --db postgresql://用户@主机/库名\n"
+           "（或环境变量 VETS_DB）使用 PostgreSQL，--data 目录仍存放临时文件和密钥。见 docs/deployment.md。\n", VETS_VERSION);
+}
+
+/* --db URL belongs to every subcommand (the PostgreSQL database; without it
+ * VETS_DB, else the SQLite file in --data): taken out of ARGV here, before
+ * the subcommand reads its own options. */
+static void take_db_option(int *argc, char **argv) {
+    for (int i = 1; i < *argc; i++) {
+        int drop = 0;
+        const char *url = NULL;
+        if (strcmp(argv[i], "--db") == 0 && i + 1 < *argc) { url = argv[i + 1]; drop = 2; }
+        else if (strncmp(argv[i], "--db=", 5) == 0) { url = argv[i] + 5; drop = 1; }
+        if (!drop) continue;
+        db_select(url);
+        memmove(&argv[i], &argv[i + drop], (size_t)(*argc - i - drop + 1) * sizeof *argv);
+        *argc -= drop;
+        i--;
+    }
 }
 
 int main(int argc, char **argv) {
+    take_db_option(&argc, argv);
     if (crypto_init() != 0) { fprintf(stderr, "加密库初始化失败\n"); return 1; }
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (getenv("VETS_DEBUG")) log_set_level(LOG_DEBUG);

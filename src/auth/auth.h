@@ -62,6 +62,11 @@ int audit_event(req *r, const char *event, const char *otype, const char *oid,
                 const char *result, json_t *detail);
 int audit_event_as(const user_ctx *actor, const char *rid, const char *ip, const char *event,
                    const char *otype, const char *oid, const char *result, json_t *detail);
+/* Audits a read (a file viewed) by group commit: the answer the handler set
+ * leaves only once the row is committed with others (see audit_batch.c). */
+int  audit_view(req *r, const char *event, const char *otype, const char *oid);
+int  audit_batch_start(void);
+void audit_batch_stop(void);
 /* Checks the hash chain; returns 0 when intact, else the first broken id
  * (and a reason). rows gets the number of rows checked. */
 int64_t audit_verify(int64_t *rows, char *why, unsigned whycap);

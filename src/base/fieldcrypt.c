@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,12 @@ int fc_init(const char *path, bool create, char *err, size_t errcap) {
     nkeys = 0;
     FILE *f = fopen(path, "r");
     if (!f) {
+        if (errno == ENOENT && !create) {
+            /* Existing sealed data: a fresh key would make all of it unreadable. */
+            snprintf(err, errcap, "密钥文件 %s 不存在。已有数据时不会自动新建密钥（新密钥无法解密已加密的身份证号码和银行账号）："
+                                  "请从备份中恢复该密钥文件（权限 0400）后再试", path);
+            return -1;
+        }
         if (!create || errno != ENOENT) { snprintf(err, errcap, "无法读取密钥文件 %s：%s", path, strerror(errno)); return -1; }
         new_key(&keys[0], NULL);
         nkeys = 1;
@@ -101,12 +108,15 @@ static void mac_of(const struct fkey *k, const char *context, const char *ivh, c
     free(buf);
 }
 
+static EVP_CIPHER *sm4ctr;
+static pthread_once_t sm4_once = PTHREAD_ONCE_INIT;
+static void sm4_fetch(void) { sm4ctr = EVP_CIPHER_fetch(NULL, "SM4-CTR", NULL); }
+
 static int sm4_ctr(const unsigned char *key, const unsigned char *iv, const unsigned char *in, int n, unsigned char *out) {
+    pthread_once(&sm4_once, sm4_fetch);   /* fetched once: a fetch per value is slow */
     EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-    EVP_CIPHER *ci = EVP_CIPHER_fetch(NULL, "SM4-CTR", NULL);
-    int len = 0, fin = 0, ok = c && ci && EVP_EncryptInit_ex2(c, ci, key, iv, NULL) &&
+    int len = 0, fin = 0, ok = c && sm4ctr && EVP_EncryptInit_ex2(c, sm4ctr, key, iv, NULL) &&
                                 EVP_EncryptUpdate(c, out, &len, in, n) && EVP_EncryptFinal_ex(c, out + len, &fin);
-    EVP_CIPHER_free(ci);
     EVP_CIPHER_CTX_free(c);
     return ok ? len + fin : -1;
 }
@@ -137,6 +147,7 @@ char *fc_open(arena *a, const char *sealed, const char *context) {
     if (!(q = strchr(p, ':'))) return NULL;
     size_t ctlen = (size_t)(q - p);
     char *cth = arena_strndup(a, p, ctlen);
+    if (strlen(q + 1) != 64) return NULL;   /* a longer tail must not open after truncation */
     snprintf(mac, sizeof mac, "%s", q + 1);
     const struct fkey *k = NULL;
     for (int i = 0; i < nkeys; i++) if (strcmp(keys[i].kid, kid) == 0) k = &keys[i];

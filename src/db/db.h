@@ -1,10 +1,15 @@
 /* The storage interface. Modules speak only to this: portable SQL with `?`
  * placeholders, prepared statements cached per connection, explicit
- * transactions. SQLite (WAL) is behind it today; PostgreSQL (libpq) goes behind
- * the same calls, so modules never learn which database they run on.
+ * transactions. SQLite (WAL, the default: DATA/vets.db) and PostgreSQL
+ * (libpq, `--db postgresql://…`) are behind the same calls, so modules never
+ * learn which database they run on. The PostgreSQL backend translates the
+ * SQLite dialect the modules write (placeholders, LIKE, column types in
+ * migrations): see pg_sql.h for what is translated and what must be portable.
  *
  * Connections are per thread: db_thread() returns the calling thread's
- * connection, opened on first use from the process-wide configuration. */
+ * connection, opened on first use from the process-wide configuration (with
+ * PostgreSQL, one libpq connection per thread is the pool; a broken one is
+ * reconnected outside transactions). */
 #ifndef VETS_DB_DB_H
 #define VETS_DB_DB_H
 #include <stdbool.h>
@@ -16,13 +21,20 @@ typedef struct db_stmt db_stmt;
 enum { DB_OK = 0, DB_ROW = 1, DB_DONE = 2, DB_ERROR = -1, DB_CONSTRAINT = -2, DB_BUSY = -3 };
 
 typedef struct db_config {
-    char path[1024];        /* SQLite file */
+    char path[1024];        /* SQLite file DATA/vets.db; its folder holds tmp/ and keys with either database */
     int  synchronous_full;  /* 1: synchronous=FULL (durable on power loss) */
+    char url[1024];         /* PostgreSQL connection string (postgresql://… or key=value …); empty: SQLite */
 } db_config;
 
+/* Chooses the database for db_configure: a PostgreSQL connection string (the
+ * command line's --db), or NULL to fall back on the environment's VETS_DB and
+ * then the SQLite file of the data folder. */
+void db_select(const char *url);
 /* Process-wide configuration; must be set before the first db_thread(). */
 int  db_configure(const char *data_dir, char *err, unsigned errcap);
 const db_config *db_get_config(void);
+/* "sqlite" or "postgresql" (health answer, operators' messages). */
+const char *db_backend(void);
 db  *db_thread(void);
 void db_thread_close(void);          /* at thread exit */
 db  *db_open(const db_config *cfg, char *err, unsigned errcap);
@@ -62,6 +74,23 @@ bool db_in_tx(db *d);
 /* Helpers for the common shapes. */
 int64_t db_query_int(db *d, const char *sql, const char *arg, int64_t dflt);
 
-/* Online backup into PATH (consistent while writers run). */
+/* Several nodes. With SQLite one process holds the database and db_begin
+ * already serialises writers, so these are no-ops; with PostgreSQL they are
+ * advisory locks, keyed by a hash of KEY, visible to every node.
+ * db_lock_serial: inside a transaction, waits until no other transaction holds
+ * KEY, and holds it until this one ends (pg_advisory_xact_lock): for sections
+ * that read then write a global sequence, such as the audit hash chain.
+ * db_try_lock_job: takes KEY for the life of this connection without waiting;
+ * false while another node holds it (pg_try_advisory_lock): one node runs a
+ * background job, another takes over when it dies. Calling it again while
+ * holding is cheap and answers true. */
+int  db_lock_serial(db *d, const char *key);
+bool db_try_lock_job(db *d, const char *key);
+void db_unlock_job(db *d, const char *key);
+/* True when other processes may share the database (PostgreSQL): state every
+ * node must see, such as rate-limit counters, is kept in it then. */
+bool db_shared(db *d);
+
+/* Online backup into PATH (consistent while writers run; SQLite only). */
 int  db_backup_to(db *d, const char *path, char *err, unsigned errcap);
 #endif

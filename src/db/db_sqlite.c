@@ -3,7 +3,7 @@
  * linger in free pages), a busy timeout so concurrent writers queue instead of
  * failing. Statements are cached per connection in a small open-addressing
  * table keyed by the SQL literal's address. */
-#include "db/db.h"
+#include "db/db_impl.h"
 #include "base/log.h"
 #include <pthread.h>
 #include <sqlite3.h>
@@ -13,35 +13,23 @@
 
 #define STMT_CACHE 512
 
-struct db_stmt { sqlite3_stmt *st; db *owner; };
-struct cache_entry { const char *key; db_stmt stmt; };
-struct db {
+typedef struct sq_stmt { struct db_stmt base; sqlite3_stmt *st; } sq_stmt;
+struct cache_entry { const char *key; sq_stmt stmt; };
+typedef struct sq_db {
+    struct db base;
     sqlite3 *h;
-    int tx_depth;
     struct cache_entry cache[STMT_CACHE];
-};
+} sq_db;
 
-static db_config config;
-static int configured;
-static __thread db *thread_db;
+#define SQ(d) ((sq_db *)(d))
+#define ST(s) (((sq_stmt *)(s))->st)
 
-int db_configure(const char *data_dir, char *err, unsigned errcap) {
-    memset(&config, 0, sizeof config);
-    if (snprintf(config.path, sizeof config.path, "%s/vets.db", data_dir) >= (int)sizeof config.path) {
-        snprintf(err, errcap, "数据目录路径过长");
-        return -1;
-    }
-    const char *sync = getenv("VETS_SYNCHRONOUS");
-    config.synchronous_full = !(sync && strcmp(sync, "NORMAL") == 0);
-    configured = 1;
-    return 0;
-}
+static void sq_close(db *d);
 
-const db_config *db_get_config(void) { return &config; }
-
-db *db_open(const db_config *cfg, char *err, unsigned errcap) {
-    db *d = calloc(1, sizeof *d);
+static db *sq_open(const db_config *cfg, char *err, unsigned errcap) {
+    sq_db *d = calloc(1, sizeof *d);
     if (!d) return NULL;
+    d->base.ops = &db_sqlite_ops;
     int rc = sqlite3_open_v2(cfg->path, &d->h,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
@@ -66,85 +54,75 @@ db *db_open(const db_config *cfg, char *err, unsigned errcap) {
         if (sqlite3_exec(d->h, pragmas[i], NULL, NULL, &msg) != SQLITE_OK) {
             snprintf(err, errcap, "数据库初始化失败（%s）：%s", pragmas[i], msg ? msg : "?");
             sqlite3_free(msg);
-            db_close(d);
+            sq_close(&d->base);
             return NULL;
         }
     }
-    return d;
+    return &d->base;
 }
 
-void db_close(db *d) {
-    if (!d) return;
+static void sq_close(db *bd) {
+    sq_db *d = SQ(bd);
     for (int i = 0; i < STMT_CACHE; i++)
         if (d->cache[i].stmt.st) sqlite3_finalize(d->cache[i].stmt.st);
     sqlite3_close(d->h);
     free(d);
 }
 
-db *db_thread(void) {
-    if (thread_db) return thread_db;
-    if (!configured) { log_error(NULL, "db_thread before db_configure"); abort(); }
-    char err[512];
-    thread_db = db_open(&config, err, sizeof err);
-    if (!thread_db) { log_error(NULL, "%s", err); abort(); }
-    return thread_db;
-}
-
-void db_thread_close(void) { db_close(thread_db); thread_db = NULL; }
-
-db_stmt *db_prep(db *d, const char *sql) {
+static db_stmt *sq_prep(db *bd, const char *sql) {
+    sq_db *d = SQ(bd);
     size_t h = ((uintptr_t)sql >> 3) % STMT_CACHE;
     for (size_t n = 0; n < STMT_CACHE; n++, h = (h + 1) % STMT_CACHE) {
         struct cache_entry *e = &d->cache[h];
-        if (e->key == sql) { sqlite3_reset(e->stmt.st); sqlite3_clear_bindings(e->stmt.st); return &e->stmt; }
+        if (e->key == sql) { sqlite3_reset(e->stmt.st); sqlite3_clear_bindings(e->stmt.st); return &e->stmt.base; }
         if (!e->key) {
             if (sqlite3_prepare_v3(d->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &e->stmt.st, NULL) != SQLITE_OK) {
                 log_error(NULL, "SQL prepare failed: %s — %.200s", sqlite3_errmsg(d->h), sql);
                 e->stmt.st = NULL;
                 return NULL;
             }
-            e->key = sql; e->stmt.owner = d;
-            return &e->stmt;
+            e->key = sql; e->stmt.base.owner = bd;
+            return &e->stmt.base;
         }
     }
     log_error(NULL, "statement cache full");
     abort();
 }
 
-void db_bind_text(db_stmt *s, int i, const char *v) {
-    if (v) sqlite3_bind_text(s->st, i, v, -1, SQLITE_TRANSIENT);
-    else sqlite3_bind_null(s->st, i);
+static void sq_bind_text(db_stmt *s, int i, const char *v) {
+    if (v) sqlite3_bind_text(ST(s), i, v, -1, SQLITE_TRANSIENT);
+    else sqlite3_bind_null(ST(s), i);
 }
-void db_bind_int(db_stmt *s, int i, int64_t v) { sqlite3_bind_int64(s->st, i, v); }
-void db_bind_null(db_stmt *s, int i) { sqlite3_bind_null(s->st, i); }
-void db_bind_blob(db_stmt *s, int i, const void *p, int n) { sqlite3_bind_blob(s->st, i, p, n, SQLITE_TRANSIENT); }
+static void sq_bind_int(db_stmt *s, int i, int64_t v) { sqlite3_bind_int64(ST(s), i, v); }
+static void sq_bind_null(db_stmt *s, int i) { sqlite3_bind_null(ST(s), i); }
+static void sq_bind_blob(db_stmt *s, int i, const void *p, int n) { sqlite3_bind_blob(ST(s), i, p, n, SQLITE_TRANSIENT); }
 
-int db_step(db_stmt *s) {
-    int rc = sqlite3_step(s->st);
+static int sq_step(db_stmt *s) {
+    int rc = sqlite3_step(ST(s));
     if (rc == SQLITE_ROW) return DB_ROW;
     if (rc == SQLITE_DONE) return DB_DONE;
     int prim = rc & 0xff;
     if (prim == SQLITE_CONSTRAINT) {
-        log_msg(LOG_DEBUG, NULL, "SQL constraint: %s — %.200s", sqlite3_errmsg(s->owner->h), sqlite3_sql(s->st));
+        log_msg(LOG_DEBUG, NULL, "SQL constraint: %s — %.200s", sqlite3_errmsg(SQ(s->owner)->h), sqlite3_sql(ST(s)));
         return DB_CONSTRAINT;
     }
     if (prim == SQLITE_BUSY || prim == SQLITE_LOCKED) return DB_BUSY;
-    log_error(NULL, "SQL step failed: %s — %.200s", sqlite3_errmsg(s->owner->h), sqlite3_sql(s->st));
+    log_error(NULL, "SQL step failed: %s — %.200s", sqlite3_errmsg(SQ(s->owner)->h), sqlite3_sql(ST(s)));
     return DB_ERROR;
 }
 
-const char *db_col_text(db_stmt *s, int i) { return (const char *)sqlite3_column_text(s->st, i); }
-int64_t db_col_int(db_stmt *s, int i) { return sqlite3_column_int64(s->st, i); }
-bool db_col_null(db_stmt *s, int i) { return sqlite3_column_type(s->st, i) == SQLITE_NULL; }
-int db_col_count(db_stmt *s) { return sqlite3_column_count(s->st); }
-const char *db_col_name(db_stmt *s, int i) { return sqlite3_column_name(s->st, i); }
-void db_reset(db_stmt *s) { sqlite3_reset(s->st); sqlite3_clear_bindings(s->st); }
-const char *db_errmsg(db *d) { return sqlite3_errmsg(d->h); }
-int db_changes(db *d) { return sqlite3_changes(d->h); }
+static const char *sq_col_text(db_stmt *s, int i) { return (const char *)sqlite3_column_text(ST(s), i); }
+static int64_t sq_col_int(db_stmt *s, int i) { return sqlite3_column_int64(ST(s), i); }
+static bool sq_col_null(db_stmt *s, int i) { return sqlite3_column_type(ST(s), i) == SQLITE_NULL; }
+static int sq_col_count(db_stmt *s) { return sqlite3_column_count(ST(s)); }
+static const char *sq_col_name(db_stmt *s, int i) { return sqlite3_column_name(ST(s), i); }
+static void sq_reset(db_stmt *s) { sqlite3_reset(ST(s)); sqlite3_clear_bindings(ST(s)); }
+static const char *sq_errmsg(db *d) { return sqlite3_errmsg(SQ(d)->h); }
+static int sq_changes(db *d) { return sqlite3_changes(SQ(d)->h); }
 
-int db_exec(db *d, const char *sql) {
+static int sq_exec(db *d, const char *sql) {
     char *msg = NULL;
-    if (sqlite3_exec(d->h, sql, NULL, NULL, &msg) != SQLITE_OK) {
+    if (sqlite3_exec(SQ(d)->h, sql, NULL, NULL, &msg) != SQLITE_OK) {
         log_error(NULL, "SQL exec failed: %s", msg ? msg : "?");
         sqlite3_free(msg);
         return DB_ERROR;
@@ -152,43 +130,41 @@ int db_exec(db *d, const char *sql) {
     return DB_OK;
 }
 
-int db_begin(db *d) {
-    if (d->tx_depth++ > 0) return DB_OK;   /* nested: joins the outer transaction */
-    db_stmt *s = db_prep(d, "BEGIN IMMEDIATE");
-    int rc = db_step(s);
-    db_reset(s);
-    if (rc != DB_DONE) { d->tx_depth = 0; return rc; }
-    return DB_OK;
+/* One statement to completion through the cache (BEGIN, COMMIT). */
+static int sq_simple(db *d, const char *sql) {
+    db_stmt *s = sq_prep(d, sql);
+    if (!s) return DB_ERROR;
+    int rc = sq_step(s);
+    sq_reset(s);
+    return rc == DB_DONE ? DB_OK : rc;
 }
 
-int db_commit(db *d) {
-    if (d->tx_depth <= 0) return DB_ERROR;
-    if (--d->tx_depth > 0) return DB_OK;
-    db_stmt *s = db_prep(d, "COMMIT");
-    int rc = db_step(s);
-    db_reset(s);
-    if (rc != DB_DONE) { db_rollback(d); return rc; }
-    return DB_OK;
+static int sq_begin(db *d) { return sq_simple(d, "BEGIN IMMEDIATE"); }
+static int sq_commit(db *d) { return sq_simple(d, "COMMIT"); }
+
+static void sq_rollback(db *d) {
+    if (!sqlite3_get_autocommit(SQ(d)->h)) sqlite3_exec(SQ(d)->h, "ROLLBACK", NULL, NULL, NULL);
 }
 
-void db_rollback(db *d) {
-    d->tx_depth = 0;
-    if (!sqlite3_get_autocommit(d->h)) sqlite3_exec(d->h, "ROLLBACK", NULL, NULL, NULL);
+/* One process owns a SQLite database and BEGIN IMMEDIATE already makes every
+ * write transaction run alone: the cross-node locks have nothing to add. */
+static int sq_lock_serial(db *d, int64_t key) { (void)d; (void)key; return DB_OK; }
+static bool sq_try_lock(db *d, int64_t key) { (void)d; (void)key; return true; }
+static void sq_unlock(db *d, int64_t key) { (void)d; (void)key; }
+
+static bool sq_has_table(db *d, const char *name) {
+    sqlite3_stmt *st = NULL;
+    bool found = false;
+    if (sqlite3_prepare_v2(SQ(d)->h, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        found = sqlite3_step(st) == SQLITE_ROW;
+    }
+    sqlite3_finalize(st);
+    return found;
 }
 
-bool db_in_tx(db *d) { return d->tx_depth > 0; }
-
-int64_t db_query_int(db *d, const char *sql, const char *arg, int64_t dflt) {
-    db_stmt *s = db_prep(d, sql);
-    if (!s) return dflt;
-    if (arg) db_bind_text(s, 1, arg);
-    int64_t v = dflt;
-    if (db_step(s) == DB_ROW && !db_col_null(s, 0)) v = db_col_int(s, 0);
-    db_reset(s);
-    return v;
-}
-
-int db_backup_to(db *d, const char *path, char *err, unsigned errcap) {
+static int sq_backup_to(db *bd, const char *path, char *err, unsigned errcap) {
+    sq_db *d = SQ(bd);
     sqlite3 *dst = NULL;
     if (sqlite3_open(path, &dst) != SQLITE_OK) {
         snprintf(err, errcap, "无法创建备份文件：%s", dst ? sqlite3_errmsg(dst) : path);
@@ -208,3 +184,13 @@ int db_backup_to(db *d, const char *path, char *err, unsigned errcap) {
     sqlite3_close(dst);
     return 0;
 }
+
+const struct db_ops db_sqlite_ops = {
+    .name = "sqlite", .open = sq_open, .close = sq_close, .prep = sq_prep,
+    .bind_text = sq_bind_text, .bind_int = sq_bind_int, .bind_null = sq_bind_null, .bind_blob = sq_bind_blob,
+    .step = sq_step, .col_text = sq_col_text, .col_int = sq_col_int, .col_null = sq_col_null,
+    .col_count = sq_col_count, .col_name = sq_col_name, .reset = sq_reset, .errmsg = sq_errmsg,
+    .changes = sq_changes, .exec = sq_exec, .begin = sq_begin, .commit = sq_commit, .rollback = sq_rollback,
+    .lock_serial = sq_lock_serial, .try_lock = sq_try_lock, .unlock = sq_unlock, .backup_to = sq_backup_to,
+    .has_table = sq_has_table,
+};

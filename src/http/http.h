@@ -38,8 +38,11 @@ struct http_config {
     size_t      max_upload;      /* uploads */
     const char *web_root;        /* built UI; NULL: none */
     const char *tmp_dir;         /* where uploads are spooled */
-    int         max_inflight;    /* 503 + Retry-After above */
-    int         conn_timeout;    /* seconds of silence before a connection is cut */
+    int         max_inflight;    /* requests in flight (bodies arriving, handlers running,
+                                    answers being sent); 503 + Retry-After above */
+    int         conn_timeout;    /* seconds: silence before a connection is cut, and the time
+                                    a request's headers may take (plus 1 s per 500 body bytes
+                                    for its body; see reqtimeout.c) */
 };
 
 /* The guard runs before every handler: it resolves the session, checks the
@@ -59,6 +62,11 @@ int  http_start(const struct http_config *cfg);
 /* Stops accepting, lets in-flight requests finish (up to grace_ms), stops. */
 void http_stop(int grace_ms);
 int  http_bound_port(void);
+/* Hands an already connected socket to the server as if it had been accepted
+ * (the fuzz targets drive the real server through a socketpair). ADDR is what
+ * the request will see as the client's address. The server owns FD after. */
+struct sockaddr;
+int  http_add_connection(int fd, const struct sockaddr *addr, unsigned addrlen);
 
 /* ---- request accessors ---- */
 arena      *req_arena(req *r);
@@ -82,6 +90,16 @@ const char *req_body(req *r, size_t *len);
 void       *req_user(req *r);                  /* set by the guard */
 void        req_set_user(req *r, void *u);
 const struct route *req_route(req *r);
+
+/* Deferred answers. A handler that has set its reply but must not send it
+ * before work on another thread is done calls req_defer(r, start): once the
+ * connection is suspended, start(r) hands the request to that thread, which
+ * later calls req_resume() (thread-safe), possibly after replacing the reply.
+ * The worker thread is free in between, so many requests can wait together. */
+void req_defer(req *r, void (*start)(req *r));
+void  req_set_defer_data(req *r, void *p);   /* for the thread that finishes it */
+void *req_defer_data(req *r);
+void req_resume(req *r);
 
 /* ---- responses ---- */
 void reply_json(req *r, int status, json_t *body);           /* steals body */

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #define MAX_ROUTES 512
+#define DRAIN_MAX (16u << 20)   /* bytes of a refused body read before the connection is cut */
 
 static struct route routes[MAX_ROUTES];
 static size_t nroutes;
@@ -31,6 +32,7 @@ static guard_fn guard;
 static struct http_config cfg;
 static struct MHD_Daemon *daemon_h;
 static atomic_int inflight;
+static atomic_int stopping;     /* SIGTERM: finish what runs, refuse what comes */
 
 void http_set_guard(guard_fn g) { guard = g; }
 size_t http_route_count(void) { return nroutes; }
@@ -181,6 +183,16 @@ void reply_header(req *r, const char *name, const char *value) {
 int reply_status(req *r) { return r->status; }
 bool replied(req *r) { return r->status != 0; }
 
+void req_defer(req *r, void (*start)(req *r)) { r->deferred = 1; r->defer_start = start; }
+
+void req_set_defer_data(req *r, void *p) { r->defer_data = p; }
+void *req_defer_data(req *r) { return r->defer_data; }
+
+void req_resume(req *r) {
+    r->deferred = 2;
+    MHD_resume_connection(r->conn);
+}
+
 /* ---- plumbing ---- */
 static void add_security_headers(struct MHD_Response *resp, bool api) {
     MHD_add_response_header(resp, "Content-Security-Policy",
@@ -259,6 +271,19 @@ static void dispatch(req *r) {
     r->route->fn(r);
 }
 
+/* Header values with NUL or control bytes (a NUL would cut the value short
+ * for every C string compare after it: the token checked is not the token
+ * sent), and query values with an encoded NUL, are refused as malformed. */
+static enum MHD_Result bad_value(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                                 const char *value, size_t value_size) {
+    int *bad = cls;
+    if (strlen(key) != key_size || (value && strlen(value) != value_size)) { *bad = 1; return MHD_NO; }
+    if (kind == MHD_HEADER_KIND && value)
+        for (const unsigned char *p = (const unsigned char *)value; *p; p++)
+            if ((*p < 0x20 && *p != '\t') || *p == 0x7f) { *bad = 1; return MHD_NO; }
+    return MHD_YES;
+}
+
 static bool is_write(const char *m) { return strcmp(m, "GET") && strcmp(m, "HEAD"); }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -278,24 +303,63 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         http_format_addr(ci ? ci->client_addr : NULL, r->ip, sizeof r->ip);
         r->t0 = http_now_us();
         r->counted = 1;
-        atomic_fetch_add(&inflight, 1);
+        int n_in = atomic_fetch_add(&inflight, 1) + 1;
         *con_cls = r;
+        r->ct = http_conn_of(conn);
+        http_conn_phase(r->ct, CT_BODY);
+        /* Refusals are answered at once, before any body is read: no reading
+         * 1 GB to refuse it, no queueing behind the requests that overload us.
+         * (An answer on the first call closes the connection afterwards, which
+         * is what a refused client should get.) */
+        if (atomic_load(&stopping)) {
+            reply_error(r, 503, "shutting_down", NULL, "服务正在停止，请稍后重试");
+            reply_header(r, "Retry-After", "5");
+            reply_header(r, "Connection", "close");
+            r->early = 1;
+            return send_reply(r);
+        }
+        int bad = 0;
+        MHD_get_connection_values_n(conn, MHD_HEADER_KIND | MHD_GET_ARGUMENT_KIND, bad_value, &bad);
+        if (bad) {
+            reply_error(r, 400, "malformed_request", NULL, "请求头或查询参数含有非法字符");
+            r->early = 1;
+            return send_reply(r);
+        }
         if (r->api) {
-            /* Limits are checked before the body arrives: no reading 1 GB to refuse it. */
             const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
             r->upload = http_path_is_upload(r->path, r->method);
             size_t limit = r->upload ? cfg.max_upload : cfg.max_body;
-            if (cl && strtoull(cl, NULL, 10) > limit) r->body_too_big = 1;
-            if (atomic_load(&inflight) > cfg.max_inflight) r->overloaded = 1;
+            if (cl && strtoull(cl, NULL, 10) > limit) {
+                r->body_too_big = 1;
+                reply_error(r, 413, "payload_too_large", NULL, "请求内容过大（上限 %zu 字节）", limit);
+                r->early = 1;
+                return send_reply(r);
+            }
+            if (n_in > cfg.max_inflight) {
+                r->overloaded = 1;
+                reply_error(r, 503, "overloaded", NULL, "服务器繁忙，请稍后重试");
+                reply_header(r, "Retry-After", "2");
+                r->early = 1;
+                return send_reply(r);
+            }
         }
         return MHD_YES;
     }
+    if (r->early) { *upload_size = 0; return MHD_YES; }   /* answered on the first call */
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
-        if (r->body_too_big || r->overloaded || r->spool_failed) return MHD_YES;  /* drain */
+        http_conn_bytes(r->ct, n);
+        if (r->body_too_big || r->spool_failed) {
+            /* A body without Content-Length (chunked) that grew past the
+             * limit: MHD can only answer once the body is read, so read and
+             * drop it for a while (413 then), but cut a client that goes on
+             * and on. */
+            r->drained += n;
+            return r->drained > (size_t)DRAIN_MAX ? MHD_NO : MHD_YES;
+        }
         size_t limit = r->upload ? cfg.max_upload : cfg.max_body;
-        if (r->body_len + n > limit) { r->body_too_big = 1; return MHD_YES; }
+        if (r->body_len + n > limit) { r->body_too_big = 1; r->drained = r->body_len + n; return MHD_YES; }
         if (r->upload) {
             if (http_spool_write(r, cfg.tmp_dir, upload, n) != 0) r->spool_failed = 1;
             r->body_len += n;
@@ -313,7 +377,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->body[r->body_len] = 0;
         return MHD_YES;
     }
-    /* Last call: answer. */
+    /* Last call: answer. A deferred request comes back here once resumed. */
+    if (r->deferred == 2) return send_reply(r);
+    http_conn_phase(r->ct, CT_BUSY);
     if (!r->api) {
         if (strcmp(method, "GET") && strcmp(method, "HEAD"))
             reply_error(r, 405, "method_not_allowed", NULL, "不支持的请求方法");
@@ -326,6 +392,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (r->upload) http_spool_finish(r);
         (void)is_write;
         dispatch(r);
+        if (r->deferred == 1) {
+            /* Suspend first, then hand over: the other thread can only resume a
+             * connection that is already suspended. */
+            MHD_suspend_connection(conn);
+            r->defer_start(r);
+            return MHD_YES;
+        }
     }
     return send_reply(r);
 }
@@ -345,6 +418,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     free(r->out);
     http_spool_cleanup(r);
     if (r->on_done) r->on_done(r);
+    http_conn_phase(r->ct, CT_HEADER);   /* a kept-alive connection waits for its next request */
     if (r->counted) atomic_fetch_sub(&inflight, 1);
     arena_free(r->a);
 }
@@ -372,7 +446,8 @@ int http_start(const struct http_config *c) {
         return -1;
     }
     daemon_h = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC |
+        MHD_ALLOW_SUSPEND_RESUME,
         0, NULL, NULL, on_request, NULL,
         MHD_OPTION_EXTERNAL_LOGGER, on_log, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
@@ -382,22 +457,37 @@ int http_start(const struct http_config *c) {
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)256,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+        MHD_OPTION_NOTIFY_CONNECTION, http_conn_notify, NULL,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
         MHD_OPTION_END);
     if (!daemon_h) { log_error(NULL, "无法在 %s:%d 上启动 HTTP 服务", cfg.listen_host, cfg.port); return -1; }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(daemon_h, MHD_DAEMON_INFO_BIND_PORT);
     bound_port = di ? di->port : cfg.port;
+    if (http_reqtimeout_start(cfg.conn_timeout) != 0) {
+        log_error(NULL, "无法启动请求超时检查线程");
+        MHD_stop_daemon(daemon_h); daemon_h = NULL;
+        return -1;
+    }
     return 0;
+}
+
+int http_add_connection(int fd, const struct sockaddr *addr, unsigned addrlen) {
+    if (!daemon_h) return -1;
+    return MHD_add_connection(daemon_h, fd, addr, (socklen_t)addrlen) == MHD_YES ? 0 : -1;
 }
 
 void http_stop(int grace_ms) {
     if (!daemon_h) return;
-    /* Stop accepting, then give requests in flight time to finish. */
+    /* Stop accepting, then give requests in flight time to finish; new
+     * requests on kept-alive connections get 503 meanwhile. */
+    atomic_store(&stopping, 1);
     MHD_quiesce_daemon(daemon_h);
+    http_reqtimeout_drain();
     for (int waited = 0; atomic_load(&inflight) > 0 && waited < grace_ms; waited += 10) {
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
     MHD_stop_daemon(daemon_h);
     daemon_h = NULL;
+    http_reqtimeout_stop();
 }

@@ -314,6 +314,25 @@ out:
     json_decref(cur);
 }
 
+/* Staff of a station who can take requests: for the assignee pickers of the
+ * request dialogs (station staff have no right to list user accounts). */
+static void stations_staff(req *r) {
+    json_t *st = station_get_scoped(r, req_param_id(r, 0));
+    if (!st) return;
+    db_stmt *s = db_prep(db_thread(),
+        "SELECT DISTINCT u.id, u.username, u.name FROM users u JOIN user_roles ur ON ur.user_id = u.id "
+        "JOIN role_perms rp ON rp.role_code = ur.role_code AND rp.perm = 'request.write' "
+        "WHERE u.station_id = ? AND u.active = 1 ORDER BY u.name");
+    db_bind_int(s, 1, json_integer_value(json_object_get(st, "id")));
+    json_t *items = json_array();
+    while (db_step(s) == DB_ROW)
+        json_array_append_new(items, json_pack("{s:I,s:s,s:s}", "id", (json_int_t)db_col_int(s, 0),
+                                               "username", db_col_text(s, 1), "name", db_col_text(s, 2)));
+    db_reset(s);
+    json_decref(st);
+    reply_json(r, 200, json_pack("{s:o}", "items", items));
+}
+
 /* ---- code tables and regions ---- */
 
 static void codes_tables(req *r) {
@@ -368,6 +387,7 @@ const struct route network_routes[] = {
     {"POST", "/api/v1/stations", "station.write", stations_create, 0},
     {"GET", "/api/v1/stations/{id}", "station.read", stations_get, 0},
     {"PATCH", "/api/v1/stations/{id}", "station.write", stations_patch, 0},
+    {"GET", "/api/v1/stations/{id}/staff", "request.read", stations_staff, 0},
     {"GET", "/api/v1/codes", "code.read", codes_tables, 0},
     {"GET", "/api/v1/codes/{table}", "code.read", codes_get, 0},
     {"GET", "/api/v1/regions", "code.read", regions_list, 0},

@@ -59,8 +59,9 @@ void persons_export(req *r) {
                 const struct pfield *pf = &person_fields[i];
                 const char *v = db_col_text(s, (int)i + 1);
                 if (v && (pf->flags & FF_SENSITIVE)) {
-                    v = person_unseal(ra, pf, v, db_col_text(s, (int)person_nfields + 2));
-                    if (v && !full) v = mask_value(ra, pf->type, v);
+                    /* A sealed value that does not open is said so, never left blank. */
+                    const char *o = person_unseal(ra, pf, v, db_col_text(s, (int)person_nfields + 2), db_col_int(s, 0));
+                    v = !o ? "（加密数据校验失败）" : full ? o : mask_value(ra, pf->type, o);
                 }
                 else if (v && pf->type == FT_CODE) { const char *nm = code_name(ra, pf->codes, v); if (nm) v = nm; }
                 else if (v && pf->type == FT_REGION) { region = arena_strdup(ra, v); const char *nm = region_name(ra, v); if (nm) v = nm; }

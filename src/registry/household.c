@@ -3,6 +3,7 @@
  * child needs no full file). Every change is kept in the person's history. */
 #include "registry/internal.h"
 #include "base/fieldcrypt.h"
+#include "base/log.h"
 #include "base/timeutil.h"
 #include "network/network.h"
 #include "std/cdate.h"
@@ -12,7 +13,8 @@
 
 static const char *const hh_keys[] = {"relation", "name", "id_number", "sex", "birth_date", "phone", "note", "person_id", NULL};
 
-struct hhv { const char *relation, *name, *idn, *sex, *birth, *phone, *note; int64_t person_id; };
+struct hhv { const char *relation, *name, *idn, *sex, *birth, *phone, *note; int64_t person_id;
+             bool idn_broken; const char *masked; };
 
 static bool hh_validate(req *r, json_t *b, struct hhv *h) {
     arena *a = req_arena(r);
@@ -77,8 +79,8 @@ static void bind_member_id(arena *a, db_stmt *s, int k, int64_t pid, const char 
 }
 
 static const char *describe(arena *a, const struct hhv *h) {
-    return arena_printf(a, "%s %s%s%s", code_name(a, "relation", h->relation), h->name,
-                        h->idn ? " " : "", h->idn ? mask_value(a, FT_IDNUM, h->idn) : "");
+    const char *m = h->idn ? mask_value(a, FT_IDNUM, h->idn) : h->idn_broken ? h->masked : NULL;
+    return arena_printf(a, "%s %s%s%s", code_name(a, "relation", h->relation), h->name, m ? " " : "", m ? m : "");
 }
 
 int household_insert(req *r, int64_t pid, json_t *b, bool audit) {
@@ -123,7 +125,7 @@ void household_create(req *r) {
 
 static bool load_member(req *r, int64_t pid, int64_t hid, struct hhv *h) {
     arena *a = req_arena(r);
-    db_stmt *s = db_prep(db_thread(), "SELECT relation, name, id_enc, sex, birth_date, phone, note, member_person_id, id_hash "
+    db_stmt *s = db_prep(db_thread(), "SELECT relation, name, id_enc, sex, birth_date, phone, note, member_person_id, id_hash, id_masked "
                                       "FROM household_members WHERE id = ? AND person_id = ?");
     db_bind_int(s, 1, hid); db_bind_int(s, 2, pid);
     bool ok = db_step(s) == DB_ROW;
@@ -131,6 +133,11 @@ static bool load_member(req *r, int64_t pid, int64_t hid, struct hhv *h) {
         h->relation = arena_strdup(a, db_col_text(s, 0)); h->name = arena_strdup(a, db_col_text(s, 1));
         h->idn = db_col_text(s, 2) ? fc_open(a, db_col_text(s, 2), arena_printf(a, "household.id_number|%lld|%s",
                                               (long long)pid, db_col_text(s, 8) ? db_col_text(s, 8) : "")) : NULL;
+        h->idn_broken = db_col_text(s, 2) && !h->idn;
+        h->masked = arena_strdup(a, db_col_text(s, 9));
+        if (h->idn_broken)
+            log_error(req_id(r), "加密数据校验失败：人员档案 %lld 的家庭成员 %lld 的身份证号码无法解密（数据被篡改、被挪用或密钥不符）",
+                      (long long)pid, (long long)hid);
         h->sex = arena_strdup(a, db_col_text(s, 3));
         h->birth = arena_strdup(a, db_col_text(s, 4)); h->phone = arena_strdup(a, db_col_text(s, 5));
         h->note = arena_strdup(a, db_col_text(s, 6)); h->person_id = db_col_null(s, 7) ? 0 : db_col_int(s, 7);
@@ -147,7 +154,14 @@ void household_patch(req *r) {
     if (!load_member(r, pid, hid, &h)) return;
     before = h;
     json_t *b = req_json(r);
-    if (!b || !hh_validate(r, b, &h)) return;
+    if (!b) return;
+    /* A sealed number that does not open is not written back as "none";
+     * giving the number anew repairs it. */
+    if (h.idn_broken && json_is_object(b) && !json_object_get(b, "id_number")) {
+        reply_error(r, 500, "integrity", "id_number", "加密数据校验失败：该家庭成员的身份证号码无法解密（数据被篡改或密钥不符），请联系系统管理员");
+        return;
+    }
+    if (!hh_validate(r, b, &h)) return;
     db *d = db_thread();
     if (db_begin(d) != DB_OK) { reply_error(r, 503, "busy", NULL, "服务器繁忙"); return; }
     char ts[21]; iso_utc(now_unix(), ts);

@@ -256,7 +256,13 @@ static void import_row(struct import_ctx *c, arena *a, const char *const *cells,
         if (existing > 0) {
             action = "update";
             if (!person_load_vals(a, c->u, existing, &old, &version)) existing = 0;
+            /* A sealed value of the file that does not open is not overwritten
+             * with "empty" by a row that leaves the cell blank. */
+            const struct pfield *bf = existing > 0 ? person_broken(&old, &in) : NULL;
+            if (bf) errs[ne++] = (struct rowerr){idcol, bf->key, arena_printf(a, SEAL_BROKEN_MSG, bf->label)};
         }
+    }
+    if (!ne) {
         struct pcheck chk;
         if (!person_check(a, c->u, &in, existing > 0 ? &old : NULL, existing > 0 ? existing : 0, &chk)) {
             int col = -1;

@@ -35,6 +35,12 @@ const char *person_missing(arena *a, const struct pvals *v, bool has_cat, bool f
 int64_t person_insert_bulk(arena *a, const struct pvals *v, bool has_cat, bool family_only, const char *by);
 /* Path of a temporary .xlsx in the data folder's tmp/ (export.c). */
 char *registry_tmp_path(arena *a, const char *what, const char *rid);
-/* Opens a sealed person column (see person_store.c); NULL if it does not open. */
-char *person_unseal(arena *a, const struct pfield *f, const char *sealed, const char *idh);
+/* Opens a sealed column of person PID (see person_store.c); NULL, logged,
+ * if it does not open. */
+char *person_unseal(arena *a, const struct pfield *f, const char *sealed, const char *idh, int64_t pid);
+/* The first sealed field of OLD that did not open and that IN does not
+ * replace (IN may be NULL: any), or NULL when all is well. */
+const struct pfield *person_broken(const struct pvals *old, const struct pvals *in);
+/* Chinese message for a sealed value that fails its check. */
+#define SEAL_BROKEN_MSG "加密数据校验失败：该档案的%s无法解密（数据被篡改或密钥不符），请联系系统管理员"
 #endif

@@ -31,7 +31,7 @@ static void build_sql(void) {
         snprintf(sets + l, sizeof sets - l, "%s%s = ?", i ? ", " : "", c);
     }
     snprintf(sql_select, sizeof sql_select,
-             "SELECT %s, id, version, created_at, updated_at, missing_fields, created_by, updated_by, id_hash "
+             "SELECT %s, id, version, created_at, updated_at, missing_fields, created_by, updated_by, id_hash, id_masked "
              "FROM persons WHERE id = ? AND region_code BETWEEN ? AND ?", cols);
     snprintf(sql_insert, sizeof sql_insert,
              "INSERT INTO persons(%s, id_hash, id_masked, id_tail4, id_tail5, id_tail6, name_initials, name_pinyin, "
@@ -151,7 +151,8 @@ bool person_load_vals(arena *a, const user_ctx *u, int64_t id, struct pvals *out
     const char *idh = db_col_text(s, (int)person_nfields + 7);
     for (size_t i = 0; i < person_nfields; i++) {
         const char *v = db_col_text(s, (int)i);
-        out->v[i] = (person_fields[i].flags & FF_SENSITIVE) ? person_unseal(a, &person_fields[i], v, idh) : arena_strdup(a, v);
+        out->v[i] = (person_fields[i].flags & FF_SENSITIVE) ? person_unseal(a, &person_fields[i], v, idh, id) : arena_strdup(a, v);
+        out->broken[i] = v && !out->v[i];
     }
     if (version) *version = db_col_int(s, (int)person_nfields + 1);
     db_reset(s);
@@ -225,11 +226,18 @@ static const char *seal_context(arena *a, const struct pfield *f, const char *id
     return arena_printf(a, "persons.%s|%s", f->key, idh);
 }
 
-char *person_unseal(arena *a, const struct pfield *f, const char *sealed, const char *idh) {
+char *person_unseal(arena *a, const struct pfield *f, const char *sealed, const char *idh, int64_t pid) {
     if (!sealed) return NULL;
-    char *v = fc_open(a, sealed, seal_context(a, f, idh));
-    if (!v) log_error(NULL, "sealed %s does not open (tampered or wrong key)", f->key);
+    char *v = fc_open(a, sealed, seal_context(a, f, idh ? idh : ""));
+    if (!v) log_error(NULL, "加密数据校验失败：人员档案 %lld 的 %s 无法解密（数据被篡改、被挪用或密钥不符）",
+                      (long long)pid, f->key);
     return v;
+}
+
+const struct pfield *person_broken(const struct pvals *old, const struct pvals *in) {
+    for (size_t i = 0; i < person_nfields; i++)
+        if (old->broken[i] && !(in && in->set[i])) return &person_fields[i];
+    return NULL;
 }
 
 /* Counts are NOT NULL DEFAULT 0: an empty count is stored as 0. Sensitive
@@ -341,7 +349,8 @@ int64_t person_insert_bulk(arena *a, const struct pvals *v, bool has_cat, bool f
 void person_refresh_completeness(int64_t id) {
     arena *a = arena_new(4096);
     struct pvals v;
-    if (person_load_vals(a, NULL, id, &v, NULL)) {
+    /* A sealed value that does not open would count as missing: leave it. */
+    if (person_load_vals(a, NULL, id, &v, NULL) && !person_broken(&v, NULL)) {
         int n = 0;
         const char *m = missing_of(a, &v, id, &n);
         db_stmt *s = db_prep(db_thread(), "UPDATE persons SET missing_count = ?, missing_fields = ? WHERE id = ?");
@@ -427,15 +436,25 @@ json_t *person_view(arena *a, const user_ctx *u, int64_t id) {
     if (db_step(s) != DB_ROW) { db_reset(s); return NULL; }
     json_t *j = json_object();
     const char *vals[64];
-    const char *idh = db_col_text(s, (int)person_nfields + 7);
+    const char *idh = db_col_text(s, (int)person_nfields + 7), *masked = db_col_text(s, (int)person_nfields + 8);
+    json_t *broken = json_array();
     for (size_t i = 0; i < person_nfields; i++) {
         const struct pfield *f = &person_fields[i];
-        const char *v = (f->flags & FF_SENSITIVE) ? person_unseal(a, f, db_col_text(s, (int)i), idh)
+        const char *v = (f->flags & FF_SENSITIVE) ? person_unseal(a, f, db_col_text(s, (int)i), idh, id)
                                                   : arena_strdup(a, db_col_text(s, (int)i));
         vals[i] = v;
         if (f->type == FT_INT) json_path_set(j, f->key, json_integer(v ? atoll(v) : 0));
-        else json_path_set(j, f->key, v ? json_string(shown(a, f, v)) : json_null());
+        else if (!v && db_col_text(s, (int)i)) {
+            /* Sealed but does not open: never another row's value, never
+             * "empty". The ID number shows its stored masked form (the same
+             * as the list), the others null; integrity_errors names them. */
+            json_array_append_new(broken, json_string(f->key));
+            bool idf = strcmp(f->key, "id_number") == 0;
+            json_path_set(j, f->key, idf && masked ? json_string(masked) : json_null());
+        } else json_path_set(j, f->key, v ? json_string(shown(a, f, v)) : json_null());
     }
+    if (json_array_size(broken)) json_object_set_new(j, "integrity_errors", broken);
+    else json_decref(broken);
     int b = (int)person_nfields;
     json_object_set_new(j, "id", json_integer(db_col_int(s, b)));
     json_object_set_new(j, "version", json_integer(db_col_int(s, b + 1)));

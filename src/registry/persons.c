@@ -295,12 +295,11 @@ static void persons_get(req *r) {
     int64_t id = req_param_id(r, 0);
     json_t *j = id > 0 ? person_view(req_arena(r), u, id) : NULL;
     if (!j) { reply_error(r, 404, "not_found", NULL, "人员档案不存在"); return; }
-    /* Reading a file is audited (personal data, PIPL). */
+    /* Reading a file is audited (personal data, PIPL): the answer leaves once
+     * the audit row is committed, in a group with other views. */
     char ids[24]; snprintf(ids, sizeof ids, "%lld", (long long)id);
-    if (audit_event(r, "person.view", "person", ids, "ok", NULL) != 0) {
-        json_decref(j); reply_error(r, 503, "busy", NULL, "服务器繁忙，请稍后重试"); return;
-    }
     reply_json(r, 200, j);
+    audit_view(r, "person.view", "person", ids);
 }
 
 static void persons_patch(req *r) {
@@ -315,6 +314,10 @@ static void persons_patch(req *r) {
     json_t *ver = json_object_get(b, "version");
     if (!json_is_integer(ver)) { reply_error(r, 422, "validation_failed", "version", "缺少版本号 version"); return; }
     if (!body_to_vals(r, b, &in, true)) return;
+    /* A stored sealed value that does not open must not be written back as
+     * empty: refused, unless this PATCH gives the field anew (the repair). */
+    const struct pfield *bf = person_broken(&old, &in);
+    if (bf) { reply_error(r, 500, "integrity", bf->key, SEAL_BROKEN_MSG, bf->label); return; }
     struct pcheck chk;
     if (!person_check(a, u, &in, &old, id, &chk)) { reply_check(r, &chk); return; }
     db *d = db_thread();
@@ -371,8 +374,17 @@ static void persons_reveal(req *r) {
     if (reason_chars(reason) < 2) { reply_error(r, 422, "validation_failed", "reason", "请填写查看理由（至少 2 个字）"); return; }
     struct pvals v;
     if (id <= 0 || !person_load_vals(req_arena(r), u, id, &v, NULL)) { reply_error(r, 404, "not_found", NULL, "人员档案不存在"); return; }
-    const char *value = v.v[pfield_index(field)];
+    int fi = pfield_index(field);
+    const char *value = v.v[fi];
     char ids[24]; snprintf(ids, sizeof ids, "%lld", (long long)id);
+    if (v.broken[fi]) {
+        /* Sealed for another row or column, tampered, or the wrong key: no
+         * value at all (never another person's), the attempt audited. */
+        audit_event(r, "person.reveal", "person", ids, "failed",
+                    json_pack("{s:s,s:s,s:s}", "field", field, "reason", reason, "error", "integrity"));
+        reply_error(r, 500, "integrity", field, SEAL_BROKEN_MSG, person_fields[fi].label);
+        return;
+    }
     if (audit_event(r, "person.reveal", "person", ids, "ok", json_pack("{s:s,s:s}", "field", field, "reason", reason)) != 0) {
         reply_error(r, 503, "busy", NULL, "服务器繁忙，请稍后重试"); return;
     }

@@ -11,6 +11,7 @@
 struct pvals {
     const char *v[64];
     bool set[64];
+    bool broken[64];       /* loaded: a sealed value that did not open (v is NULL) */
 };
 
 /* Result of checking a person: message and field of the first problem. */
@@ -27,7 +28,9 @@ struct pcheck {
  * derives the rank code, checks dates against each other. */
 bool person_check(arena *a, const user_ctx *u, struct pvals *in, const struct pvals *old, int64_t self_id,
                   struct pcheck *res);
-/* Loads the stored values of a person inside U's scope; false if none. */
+/* Loads the stored values of a person inside U's scope; false if none. A
+ * sealed value that does not open (tampered, moved, wrong key) is NULL with
+ * broken[i] set: callers must not write it back as "empty". */
 bool person_load_vals(arena *a, const user_ctx *u, int64_t id, struct pvals *out, int64_t *version);
 /* Writes a checked person in the caller's transaction: insert (id 0) or
  * update with optimistic version. Keeps grams, derived columns, field history

@@ -246,7 +246,7 @@ int requests_refdata_load(const char *ref, char *err, unsigned errcap) {
         /* data/codes was just reloaded over the codes table: put back the names
          * administrators changed. */
         rc = db_exec(d, "INSERT INTO codes(tbl, code, name, sort) SELECT o.tbl, o.code, o.name, "
-                        "1000 + (SELECT COUNT(*) FROM codes c WHERE c.tbl = o.tbl) FROM code_overrides o WHERE 1 "
+                        "1000 + (SELECT COUNT(*) FROM codes c WHERE c.tbl = o.tbl) FROM code_overrides o WHERE true "
                         "ON CONFLICT(tbl, code) DO UPDATE SET name = excluded.name") == DB_OK ? 0 : -1;
         if (rc) snprintf(err, errcap, "恢复代码表修改失败");
     }

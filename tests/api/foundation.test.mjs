@@ -4,11 +4,11 @@
 // folder, limits (413/415) and a clean SIGTERM.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer, launch, auditRows, vets, BIN } from './lib.mjs';
+import { startServer, launch, auditRows, vets, BIN, DB, sql, sqlExec, psql, pgDatabaseOf, dbArgs } from './lib.mjs';
 
 const NEWPW = 'Xy7#kLm2pQ9!';
 
@@ -239,12 +239,16 @@ describe('audit chain and data folder', () => {
     const rows = auditRows(srv.dir);
     const victim = rows[Math.floor(rows.length / 2)].id;
     // The database refuses the rewrite itself …
-    const refused = spawnSync('sqlite3', [join(srv.dir, 'vets.db'), `UPDATE audit SET result='x' WHERE id=${victim}`], { encoding: 'utf8' });
-    assert.notEqual(refused.status, 0);
-    assert.match(refused.stderr, /append-only/);
+    assert.throws(() => sqlExec(srv.dir, `UPDATE audit SET result='x' WHERE id=${victim}`), /append-only/);
+    // … PostgreSQL's application role may not even try: INSERT and SELECT only …
+    if (DB === 'pg') {
+      for (const stmt of [`UPDATE audit SET result='x' WHERE id=${victim}`, `DELETE FROM audit WHERE id=${victim}`, 'TRUNCATE audit'])
+        assert.throws(() => psql(pgDatabaseOf(srv.dir), stmt, { role: 'vets_app' }), /permission denied/);
+    }
     // … and if someone goes around the trigger, verify names the row.
-    execFileSync('sqlite3', [join(srv.dir, 'vets.db'), `DROP TRIGGER audit_no_update; UPDATE audit SET result='ok2' WHERE id=${victim}`]);
-    const v = spawnSync(BIN, ['audit', 'verify', '--data', srv.dir], { encoding: 'utf8' });
+    sqlExec(srv.dir, `DROP TRIGGER audit_no_update; UPDATE audit SET result='ok2' WHERE id=${victim}`,
+      { pg: `DROP TRIGGER audit_no_update ON audit; UPDATE audit SET result='ok2' WHERE id=${victim}` });
+    const v = spawnSync(BIN, ['audit', 'verify', '--data', srv.dir, ...dbArgs(srv.dir, 'audit')], { encoding: 'utf8' });
     assert.equal(v.status, 1);
     assert.match(v.stdout, new RegExp(`第 ${victim} 条`));
     rmSync(srv.dir, { recursive: true, force: true });
@@ -253,13 +257,13 @@ describe('audit chain and data folder', () => {
   test('an old data folder is migrated forward and keeps its data', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'vets-mig-'));
     vets(['init', '--data', dir, '--schema', '1']);
-    execFileSync('sqlite3', [join(dir, 'vets.db'), "INSERT INTO settings(key,value,kind,label,owner) VALUES('test.keep','42','int','t','sys')"]);
+    sqlExec(dir, "INSERT INTO settings(key,value,kind,label,owner) VALUES('test.keep','42','int','t','sys')");
     const srv = await launch(dir);
     const h = await srv.client().get('/api/v1/health');
     assert.ok(h.json.schema >= 2);
-    const kept = execFileSync('sqlite3', [join(dir, 'vets.db'), "SELECT value FROM settings WHERE key='test.keep'; SELECT COUNT(*) FROM schema_migrations;"], { encoding: 'utf8' });
-    assert.match(kept, /^42\n/);
-    assert.equal(parseInt(kept.split('\n')[1], 10), h.json.schema);
+    const [kept] = sql(dir, "SELECT (SELECT value FROM settings WHERE key='test.keep') AS v, (SELECT COUNT(*) FROM schema_migrations) AS n");
+    assert.equal(kept.v, '42');
+    assert.equal(Number(kept.n), h.json.schema);
     const st = await srv.stop();
     assert.equal(st.code, 0, 'SIGTERM exits cleanly');
     rmSync(dir, { recursive: true, force: true });

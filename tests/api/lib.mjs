@@ -1,14 +1,115 @@
 // Harness of the API tests: starts a real `vets serve` on a free port with a
 // temporary data folder (demo data), and a small HTTP client that keeps the
 // session cookie and the CSRF token like the browser does.
+//
+// The database: SQLite in the data folder, or with VETS_TEST_DB=pg a fresh
+// PostgreSQL database per data folder in one throw-away cluster
+// (tests/pg/start.sh; its state folder is VETS_PG_STATE — the ctest fixture
+// sets it — else one is started here and removed when the process ends).
+// `vets init` runs as the owner role (migrations), `vets serve` and the other
+// commands as the application role. Tests reach the database directly only
+// through sql()/sqlExec()/auditRows(), which speak to either.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export const BIN = process.env.VETS_BIN || new URL('../../build/vets', import.meta.url).pathname;
 export const SRC = process.env.VETS_SRC || new URL('../..', import.meta.url).pathname;
+export const DB = process.env.VETS_TEST_DB === 'pg' ? 'pg' : 'sqlite';
+
+// ---- PostgreSQL: the cluster, one database per data folder ----
+
+let pgState = null;
+function pg() {
+  if (pgState) return pgState;
+  let dir = process.env.VETS_PG_STATE;
+  let mine = false;
+  if (!dir || !existsSync(join(dir, 'env'))) {
+    dir = dir || mkdtempSync(join(tmpdir(), 'vets-pgstate-'));
+    execFileSync(join(SRC, 'tests/pg/start.sh'), [dir], { stdio: ['ignore', 'ignore', 'inherit'] });
+    mine = true;
+  }
+  const env = {};
+  for (const line of readFileSync(join(dir, 'env'), 'utf8').split('\n')) {
+    const m = /^(\w+)=(.*)$/.exec(line);
+    if (m) env[m[1]] = m[2];
+  }
+  pgState = { dir, env, port: env.PGPORT, host: env.PGHOST, psql: join(env.VETS_PG_BIN, 'psql') };
+  if (mine) process.on('exit', () => { try { execFileSync(join(SRC, 'tests/pg/stop.sh'), [dir]); } catch { /* gone */ } });
+  return pgState;
+}
+
+export function pgUrl(database, role = 'vets_app') {
+  const p = pg();
+  return `postgresql://${role}@${p.host}:${p.port}/${database}`;
+}
+
+// psql as the cluster's superuser; returns stdout.
+export function psql(database, query, { role = 'postgres', input } = {}) {
+  const p = pg();
+  return execFileSync(p.psql, ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-h', p.host, '-p', p.port, '-U', role,
+    '-d', database, ...(input === undefined ? ['-c', query] : [])],
+  { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
+let dbCounter = 0;
+export function createPgDatabase() {
+  const name = `vt_${process.pid}_${++dbCounter}_${Math.random().toString(36).slice(2, 8)}`;
+  psql('postgres', `CREATE DATABASE ${name} OWNER vets_owner TEMPLATE template0 ENCODING 'UTF8'`);
+  return name;
+}
+
+// The database of a data folder (created on first use, remembered in the folder).
+export function pgDatabaseOf(dir) {
+  const f = join(dir, 'test-pg-database');
+  if (existsSync(f)) return readFileSync(f, 'utf8').trim();
+  const name = createPgDatabase();
+  writeFileSync(f, name);
+  return name;
+}
+
+function dropPgDatabase(dir) {
+  const f = join(dir, 'test-pg-database');
+  if (DB !== 'pg' || !existsSync(f)) return;
+  try { psql('postgres', `DROP DATABASE IF EXISTS ${readFileSync(f, 'utf8').trim()} WITH (FORCE)`); } catch { /* best effort */ }
+}
+
+// The --db arguments for a vets command on DIR: init migrates, so it runs as
+// the owner; everything else as the application role.
+export function dbArgs(dir, command) {
+  if (DB !== 'pg' || !dir) return [];
+  return ['--db', pgUrl(pgDatabaseOf(dir), command === 'init' ? 'vets_owner' : 'vets_app')];
+}
+
+function withDb(args) {
+  if (DB !== 'pg' || args.includes('--db')) return args;
+  const i = args.indexOf('--data');
+  if (i < 0 || i + 1 >= args.length) return args;
+  return [...args, ...dbArgs(args[i + 1], args[0])];
+}
+
+// Rows of a SELECT, as objects, from the database of DIR (either backend);
+// other statements are run and give [].
+export function sql(dir, query) {
+  if (DB === 'pg') {
+    if (!/^\s*(SELECT|WITH|VALUES)\b/i.test(query)) { psql(pgDatabaseOf(dir), query); return []; }
+    const out = psql(pgDatabaseOf(dir), `SELECT COALESCE(json_agg(q), '[]') FROM (${query}) q`);
+    // Booleans as SQLite gives them (and as the server reads them): 1/0.
+    return JSON.parse(out.trim() || '[]', (k, v) => (typeof v === 'boolean' ? Number(v) : v));
+  }
+  const out = execFileSync('sqlite3', ['-json', join(dir, 'vets.db'), query], { encoding: 'utf8' });
+  return out.trim() ? JSON.parse(out) : [];
+}
+
+// Runs statements on the database of DIR as its superuser (SQLite: the file's
+// owner); throws when the database refuses. OPTS.pg gives PostgreSQL's text
+// where the dialects differ.
+export function sqlExec(dir, statements, opts = {}) {
+  if (DB === 'pg') return psql(pgDatabaseOf(dir), opts.pg ?? statements);
+  return execFileSync('sqlite3', [join(dir, 'vets.db'), statements], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
 
 export function readAccounts(dir, file) {
   const p = join(dir, file);
@@ -23,13 +124,13 @@ export function readAccounts(dir, file) {
 }
 
 export function vets(args, opts = {}) {
-  return execFileSync(BIN, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+  return execFileSync(BIN, withDb(args), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...opts });
 }
 
 // Initialises a data folder (demo unless demo === false) and starts the server.
 export async function startServer({ demo = true, persons = 300, requests, dir, extraArgs = [] } = {}) {
   dir = dir || mkdtempSync(join(tmpdir(), 'vets-api-'));
-  if (!existsSync(join(dir, 'vets.db'))) {
+  if (!existsSync(join(dir, DB === 'pg' ? 'test-pg-database' : 'vets.db'))) {
     const args = ['init', '--data', dir];
     if (demo) args.push('--demo', '--persons', String(persons));
     if (demo && requests !== undefined) args.push('--requests', String(requests));
@@ -38,11 +139,15 @@ export async function startServer({ demo = true, persons = 300, requests, dir, e
   return launch(dir, extraArgs);
 }
 
-export async function launch(dir, extraArgs = []) {
-  const portFile = join(dir, `port-${process.pid}-${Date.now()}`);
+export async function launch(dir, extraArgs = [], { env } = {}) {
+  const portFile = join(dir, `port-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 6)}`);
   const logs = [];
+  // PostgreSQL: the application role may not migrate; the owner does it first,
+  // as a deployment runs `vets init` before starting its nodes.
+  if (DB === 'pg' && !extraArgs.includes('--db')) vets(['init', '--data', dir]);
   const child = spawn(BIN, ['serve', '--data', dir, '--listen', '127.0.0.1:0', '--port-file', portFile,
-    '--test-clock', ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+    '--test-clock', ...extraArgs, ...(extraArgs.includes('--db') ? [] : dbArgs(dir, 'serve'))],
+  { stdio: ['ignore', 'pipe', 'pipe'], env: env ? { ...process.env, ...env } : process.env });
   child.stdout.on('data', (d) => logs.push(d.toString()));
   child.stderr.on('data', (d) => logs.push(d.toString()));
   let exited = null;
@@ -71,7 +176,7 @@ export async function launch(dir, extraArgs = []) {
       for (let i = 0; i < 400 && !exited; i++) await sleep(25);
       return exited;
     },
-    async cleanup() { await server.stop(); rmSync(dir, { recursive: true, force: true }); },
+    async cleanup() { await server.stop(); dropPgDatabase(dir); rmSync(dir, { recursive: true, force: true }); },
   };
   return server;
 }
@@ -120,8 +225,5 @@ export class Client {
 // Reads the audit trail straight from the database (the auditor's view is
 // tested separately through the API).
 export function auditRows(dir, where = '1=1') {
-  const out = execFileSync('sqlite3', ['-json', join(dir, 'vets.db'),
-    `SELECT id, username, event, object_type, object_id, result, detail FROM audit WHERE ${where} ORDER BY id`],
-  { encoding: 'utf8' });
-  return out.trim() ? JSON.parse(out) : [];
+  return sql(dir, `SELECT id, username, event, object_type, object_id, result, detail FROM audit WHERE ${where} ORDER BY id`);
 }

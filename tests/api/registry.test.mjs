@@ -3,14 +3,18 @@
 // search, categories and households, import (preview/commit/error sheet, real
 // .xlsx and GBK/BOM .csv built here), export and the command-line import.
 // Every test checks what was stored (sqlite3 on the data folder) and audited,
-// not only the status code. One server per describe block.
+// not only the status code. One server per describe block. ID numbers and bank
+// accounts are sealed at rest (SM4 + HMAC-SM3, no clear copy in the database):
+// their stored values are read back through the API (search by the full
+// number goes through the blind index, reveal opens the sealed value) and the
+// database is checked for the sealed form and the masked copy.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer, launch, auditRows, BIN } from './lib.mjs';
+import { startServer, launch, auditRows, BIN, sql, dbArgs } from './lib.mjs';
 import { makeXlsx, readXlsx, isXlsx } from './xlsx.mjs';
 
 const P = '/api/v1/persons';
@@ -25,10 +29,6 @@ const DANGHU_TOWN = ['330482001000', '330482001999'];
 
 // ---- helpers ----
 
-function sql(dir, query) {
-  const out = execFileSync('sqlite3', ['-json', join(dir, 'vets.db'), query], { encoding: 'utf8' });
-  return out.trim() ? JSON.parse(out) : [];
-}
 const q1 = (dir, query) => { const r = sql(dir, query); return r.length ? Object.values(r[0])[0] : undefined; };
 const lit = (s) => `'${String(s).replace(/'/g, "''")}'`;
 const countPersons = (dir) => q1(dir, 'SELECT COUNT(*) FROM persons');
@@ -69,11 +69,54 @@ async function create(c, body, expect = 201) {
 
 function lastAudit(dir, where) { const rows = auditRows(dir, where); return rows[rows.length - 1]; }
 
+// ---- sealed ID numbers, read back through the API ----
+
+const SEALED = /^v1:[0-9a-f]{16}:[0-9a-f]{32}:[0-9a-f]+:[0-9a-f]{64}$/;
+const maskOf = (id) => `${id.slice(0, 6)}********${id.slice(14)}`;
+// Persons whose stored number is ID, as C sees them (search by the whole number).
+async function findById(c, id) {
+  const r = await c.get(`${P}?q=${encodeURIComponent(id)}&size=200`);
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  assert.equal(r.json.total, r.json.items.length);
+  return r.json.items;
+}
+// The one person filed under ID (undefined if none).
+async function pidOf(c, id) {
+  const items = await findById(c, id);
+  assert.ok(items.length <= 1, `${items.length} persons with one ID number`);
+  return items[0]?.id;
+}
+async function reveal(c, pid, field = 'id_number') {
+  const r = await c.post(`${P}/${pid}/reveal`, { field, reason: '测试核对存储值' });
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  return r.json.value;
+}
+// The stored ID number of person PID: sealed in the database with its masked
+// copy beside it, and the full value through reveal (C needs person.reveal).
+async function storedId(dir, c, pid) {
+  const row = sql(dir, `SELECT id_enc, id_masked FROM persons WHERE id = ${pid}`)[0];
+  assert.ok(row, `person ${pid} stored`);
+  assert.match(row.id_enc, SEALED);
+  const v = await reveal(c, pid);
+  assert.equal(row.id_masked, maskOf(v));
+  assert.ok(!row.id_enc.includes(v), 'no clear value in the sealed column');
+  return v;
+}
+// Full ID numbers by person id, from the centre's full export (an independent
+// path: the export opens every sealed value, the search uses the blind index).
+async function fullNumbers(c, query) {
+  const r = await c.get(`${P}/export.xlsx?full=1&${query}`);
+  assert.equal(r.status, 200);
+  const x = readXlsx(r.body);
+  const ci = x.rows[0].indexOf('身份证号码');
+  return new Map(x.rows.slice(1).map((row) => [Number(row[0]), row[ci]]));
+}
+
 // ---- 1. ID rules ----
 
 describe('ID numbers (GB 11643) through create and validate-id', () => {
-  let s, d;
-  before(async () => { s = await startServer({ persons: 300 }); d = await s.login('danghu'); });
+  let s, d, center;
+  before(async () => { s = await startServer({ persons: 300 }); [d, center] = await Promise.all([s.login('danghu'), s.login('center')]); });
   after(async () => { await s?.cleanup(); });
 
   it('accepts the RULES.md vectors; the region code, not the number, decides jurisdiction', async () => {
@@ -91,9 +134,15 @@ describe('ID numbers (GB 11643) through create and validate-id', () => {
     assert.equal(p.town_code, '330482001000');
     assert.equal(p.sex, '2');
     assert.equal(p.birth_date, '1949-12-31');
-    const row = sql(s.dir, `SELECT id_number, sex, birth_date, region_code, id_tail4, id_tail6 FROM persons WHERE id = ${p.id}`)[0];
-    assert.deepEqual(row, { id_number: '11010519491231002X', sex: '2', birth_date: '1949-12-31', region_code: DONGHU,
-      id_tail4: '002X', id_tail6: '31002X' });
+    const row = sql(s.dir, `SELECT id_masked, sex, birth_date, region_code, id_tail4, id_tail5, id_tail6 FROM persons WHERE id = ${p.id}`)[0];
+    assert.deepEqual([row.id_masked, row.sex, row.birth_date, row.region_code], ['110105********002X', '2', '1949-12-31', DONGHU]);
+    assert.equal(await storedId(s.dir, d, p.id), '11010519491231002X');
+    // The last digits are blind indexes (no clear digits stored), and they find the file.
+    for (const k of ['id_tail4', 'id_tail5', 'id_tail6']) assert.match(row[k], /^[0-9a-f]{32}$/, k);
+    for (const tail of ['002X', '002x', '1002X', '31002x']) {
+      const r = await d.get(`${P}?q=${tail}&size=200`);
+      assert.ok(r.json.items.some((i) => i.id === p.id), `found by ${tail}`);
+    }
     const g = await d.get(`${P}/${p.id}`);
     assert.equal(g.status, 200);
     assert.equal(g.json.region_name, '东湖社区');
@@ -115,7 +164,8 @@ describe('ID numbers (GB 11643) through create and validate-id', () => {
 
   it('stores a lower-case x upper-case', async () => {
     const p = await create(d, { name: '小写叉', id_number: '34052419800101001x', region_code: DONGHU });
-    assert.equal(q1(s.dir, `SELECT id_number FROM persons WHERE id = ${p.id}`), '34052419800101001X');
+    assert.equal(await storedId(s.dir, d, p.id), '34052419800101001X');
+    assert.equal(await pidOf(d, '34052419800101001x'), p.id);
     assert.equal(p.id_number, '340524********001X');
     assert.equal(p.sex, '1');
     assert.equal(p.birth_date, '1980-01-01');
@@ -128,7 +178,7 @@ describe('ID numbers (GB 11643) through create and validate-id', () => {
     assert.equal(v.json.valid, true, JSON.stringify(v.json));
     assert.equal(v.json.normalized, id);
     const p = await create(d, { name: '全角号', id_number: fullWidth(id), region_code: DONGHU });
-    assert.equal(q1(s.dir, `SELECT id_number FROM persons WHERE id = ${p.id}`), id);
+    assert.equal(await storedId(s.dir, d, p.id), id);
   });
 
   it('converts a 15-digit number to 18 digits', async () => {
@@ -138,7 +188,7 @@ describe('ID numbers (GB 11643) through create and validate-id', () => {
     assert.equal(v.json.birth_date, '1980-01-01');
     assert.equal(v.json.sex, '1');
     const p = await create(d, { name: '旧号码', id_number: '330422800101001', region_code: NANHE });
-    assert.equal(q1(s.dir, `SELECT id_number FROM persons WHERE id = ${p.id}`), '33042219800101001X');
+    assert.equal(await storedId(s.dir, d, p.id), '33042219800101001X');
     assert.equal(p.birth_date, '1980-01-01');
     assert.equal(p.sex, '1');
   });
@@ -149,20 +199,24 @@ describe('ID numbers (GB 11643) through create and validate-id', () => {
     const v = await d.post(`${P}/validate-id`, { id_number: id });
     assert.equal(v.json.valid, false);
     assert.match(v.json.message, CHINESE);
+    const before = countPersons(s.dir);
     const r = await d.post(P, { name: '未来人', id_number: id, region_code: DONGHU });
     assertError(r, 422, 'id_number');
-    assert.equal(q1(s.dir, `SELECT COUNT(*) FROM persons WHERE id_number = ${lit(id)}`), 0);
+    assert.equal(countPersons(s.dir), before);
+    assert.deepEqual(await findById(center, id), []);
   });
 
   it('refuses a sex or birth date that contradicts the number, and derives them when absent', async () => {
     const id = makeId({ birth: '19790612', male: true });
+    const before = countPersons(s.dir);
     let r = await d.post(P, { name: '矛盾甲', id_number: id, sex: '2', region_code: DONGHU });
     let e = assertError(r, 422, 'sex');
     assert.match(e.message, /性别/);
     r = await d.post(P, { name: '矛盾乙', id_number: id, birth_date: '1979-06-13', region_code: DONGHU });
     e = assertError(r, 422, 'birth_date');
     assert.match(e.message, /出生日期/);
-    assert.equal(q1(s.dir, `SELECT COUNT(*) FROM persons WHERE id_number = ${lit(id)}`), 0);
+    assert.equal(countPersons(s.dir), before);
+    assert.deepEqual(await findById(center, id), []);
     // Consistent values (also written by name and in another date shape) are accepted.
     const ok = await create(d, { name: '一致', id_number: id, sex: '男', birth_date: '1979/6/12', region_code: DONGHU });
     assert.equal(ok.sex, '1');
@@ -453,10 +507,10 @@ describe('jurisdiction', () => {
 // ---- 6. search ----
 
 describe('search, filters, paging and sort', () => {
-  let s, d, zwq, zwqId, other;
+  let s, d, center, zwq, zwqId, other;
   before(async () => {
     s = await startServer({ persons: 300 });
-    d = await s.login('danghu');
+    [d, center] = await Promise.all([s.login('danghu'), s.login('center')]);
     zwqId = makeId({ birth: '19660606' });
     zwq = await create(d, { name: '张伟强', id_number: zwqId, region_code: DONGHU });
     other = await create(d, { name: '欧阳明珠', id_number: makeId({ birth: '19670707', male: false }), region_code: NANHE });
@@ -482,15 +536,46 @@ describe('search, filters, paging and sort', () => {
     assert.equal((await d.get(`${P}?q=${wrongCheck(zwqId)}`)).json.total, 0);
   });
 
+  // A valid number sharing exactly the last N characters of BASE (same
+  // sequence and check character, the date differing just before them).
+  function sharingTail(base, n) {
+    const body = base.slice(0, 17);
+    for (let y = 1950; y < 1999; y++) {
+      for (let m = 1; m <= 12; m++) {
+        for (let day = 1; day <= 28; day++) {
+          const cand = `${body.slice(0, 6)}${y}${String(m).padStart(2, '0')}${String(day).padStart(2, '0')}${body.slice(14)}`;
+          const id = cand + checkChar(cand);
+          if (id.slice(-n) === base.slice(-n) && id[17 - n] !== base[17 - n]) return id;
+        }
+      }
+    }
+    throw new Error(`no number sharing ${n} characters with ${base}`);
+  }
+
   it('last 4, 5 and 6 digits match exactly the stored numbers', async () => {
+    // Neighbours sharing exactly the last 4, 5 and 6 characters: each tail
+    // length must find those that share it, and only those.
+    const near = {};
+    for (const n of [4, 5, 6]) {
+      near[n] = await create(d, { name: `尾号${n}`, id_number: sharingTail(zwqId, n), region_code: n === 5 ? NANHE : DONGHU });
+    }
+    // What is stored, by id, through the full export (it opens the sealed values).
+    const stored = await fullNumbers(center, `region=${DANGHU_TOWN[0]}`);
+    assert.equal(stored.get(zwq.id), zwqId);
     for (const n of [4, 5, 6]) {
       const tail = zwqId.slice(-n);
       const r = await d.get(`${P}?q=${tail}&size=200`);
-      const want = sql(s.dir, `SELECT id FROM persons WHERE ${scopeSql} AND substr(id_number, -${n}) = '${tail}' ORDER BY id DESC`).map((x) => x.id);
+      const want = [...stored].filter(([, num]) => num.endsWith(tail)).map(([id]) => id).sort((a, b) => b - a);
       assert.ok(want.includes(zwq.id));
+      for (const k of [4, 5, 6]) assert.equal(want.includes(near[k].id), k >= n, `neighbour ${k} for tail ${n}`);
       assert.deepEqual(ids(r), want, `tail ${n}`);
       assert.equal(r.json.total, want.length);
+      // Lower-case x and full width type the same tail.
+      assert.deepEqual(ids(await d.get(`${P}?q=${encodeURIComponent(fullWidth(tail).toLowerCase())}&size=200`)), want);
     }
+    // A tail that no stored number has finds nothing.
+    const unused = ['0000', '9999', '1234', '4321'].find((t) => ![...stored.values()].some((num) => num.endsWith(t)));
+    assert.equal((await d.get(`${P}?q=${unused}`)).json.total, 0);
   });
 
   it('a two-character name fragment, anywhere in the name', async () => {
@@ -498,7 +583,7 @@ describe('search, filters, paging and sort', () => {
       const r = await d.get(`${P}?q=${encodeURIComponent(frag)}&size=200`);
       assert.ok(ids(r).includes(who.id), `${frag} finds ${who.name}`);
       for (const i of r.json.items) assert.ok(i.name.includes(frag), `${i.name} does not contain ${frag}`);
-      const want = q1(s.dir, `SELECT COUNT(*) FROM persons WHERE ${scopeSql} AND instr(name, ${lit(frag)}) > 0`);
+      const want = q1(s.dir, `SELECT COUNT(*) FROM persons WHERE ${scopeSql} AND name LIKE ${lit(`%${frag}%`)}`);
       assert.equal(r.json.total, want, frag);
     }
   });
@@ -698,7 +783,24 @@ describe('categories and household', () => {
     assert.match(m.id_number, MASKED);
     assert.equal(m.sex, '2');
     assert.equal(m.birth_date, '1962-02-02');
-    assert.equal(q1(s.dir, `SELECT id_number FROM household_members WHERE id = ${m.id}`), sid);
+    // Stored sealed, with the masked copy and the blind index of the number:
+    // the same index as a person file with that number.
+    const mrow = sql(s.dir, `SELECT id_enc, id_hash, id_masked FROM household_members WHERE id = ${m.id}`)[0];
+    assert.match(mrow.id_enc, SEALED);
+    assert.equal(mrow.id_masked, maskOf(sid));
+    assert.equal(m.id_number, maskOf(sid));
+    const own = await create(d, { name: '类别妻', id_number: sid, region_code: DONGHU });
+    assert.equal(mrow.id_hash, q1(s.dir, `SELECT id_hash FROM persons WHERE id = ${own.id}`));
+    // The sealed number opens: a sex contradicting it is refused, and an edit
+    // of another field keeps it (re-sealed, same index and masked form).
+    assertError(await d.patch(`${P}/${p.id}/household/${m.id}`, { sex: '1' }), 422, 'sex');
+    const keep = await d.patch(`${P}/${p.id}/household/${m.id}`, { note: '改备注' });
+    assert.equal(keep.status, 200, JSON.stringify(keep.json));
+    assert.equal(keep.json.household.find((h) => h.id === m.id).id_number, maskOf(sid));
+    const mrow2 = sql(s.dir, `SELECT id_enc, id_hash, id_masked FROM household_members WHERE id = ${m.id}`)[0];
+    assert.deepEqual([mrow2.id_hash, mrow2.id_masked], [mrow.id_hash, mrow.id_masked]);
+    assert.match(mrow2.id_enc, SEALED);
+    assert.notEqual(mrow2.id_enc, mrow.id_enc, 'a fresh IV on every seal');
     // A member linked to a person file.
     const linked = await create(d, { name: '类别父', id_number: makeId({ birth: '19350101' }), region_code: DONGHU });
     const lk = await d.post(`${P}/${p.id}/household`, { relation: '父母', person_id: linked.id });
@@ -720,7 +822,7 @@ describe('categories and household', () => {
     assert.ok(h.some((i) => /删除/.test(i.before ?? '')), JSON.stringify(h));
     assert.ok(h.some((i) => /类别儿/.test(i.after ?? '')));
     for (const i of h) for (const v of [i.before, i.after]) assert.ok(!(v ?? '').includes(sid), 'household history masked');
-    assert.equal(auditRows(s.dir, `event LIKE 'person.household.%' AND object_id = '${p.id}'`).length, 5);
+    assert.equal(auditRows(s.dir, `event LIKE 'person.household.%' AND object_id = '${p.id}'`).length, 6);
   });
 
   it('create with categories and household in one request', async () => {
@@ -732,9 +834,11 @@ describe('categories and household', () => {
     assert.ok(!r.json.completeness.missing.some((m) => m.field === 'categories'));
     // A bad category rolls the whole creation back.
     const id = makeId({ birth: '19590909' });
+    const before = countPersons(s.dir);
     const bad = await d.post(P, { name: '回滚', id_number: id, region_code: DONGHU, categories: [{ category: '1', disability_cause: '因病', disability_grade: 9 }] });
     assertError(bad, 422, 'disability_grade');
-    assert.equal(q1(s.dir, `SELECT COUNT(*) FROM persons WHERE id_number = ${lit(id)}`), 0);
+    assert.equal(countPersons(s.dir), before);
+    assert.deepEqual(await findById(d, id), []);
   });
 });
 
@@ -743,11 +847,12 @@ describe('categories and household', () => {
 const HEAD = ['姓名', '身份证号码', '所属村社区', '联系电话', '入伍日期', '优抚类别'];
 
 describe('import: preview, commit, error sheet, re-import, CSV encodings, dates', () => {
-  let s, d, zhapu, ids, bad, xlsx;
+  let s, d, zhapu, center, ids, bad, xlsx;
   before(async () => {
     s = await startServer({ persons: 300 });
     d = await s.login('danghu');
     zhapu = await s.login('zhapu');
+    center = await s.login('center');
     ids = [makeId({ birth: '19800501' }), makeId({ birth: '19810601', male: false }), makeId({ birth: '19820701' })];
     bad = wrongCheck(makeId({ birth: '19830801' }));
     xlsx = makeXlsx([
@@ -802,7 +907,7 @@ describe('import: preview, commit, error sheet, re-import, CSV encodings, dates'
     assertError(r, 422);
     assert.equal(r.json.error.error_rows, 1);
     assert.equal(countPersons(s.dir), before);
-    assert.equal(q1(s.dir, `SELECT COUNT(*) FROM persons WHERE id_number IN (${ids.map(lit).join(',')})`), 0);
+    for (const id of ids) assert.deepEqual(await findById(center, id), [], 'nothing filed under an imported number');
     assert.equal(auditRows(s.dir, `event LIKE 'person.%import%'`).length, auditsBefore);
     assertError(await d.post(`${P}/import/${job}/commit`, { mode: 'some' }), 422, 'mode');
   });
@@ -831,8 +936,16 @@ describe('import: preview, commit, error sheet, re-import, CSV encodings, dates'
     assert.equal(r.json.updated, 0);
     assert.equal(r.json.skipped, 1);
     assert.equal(countPersons(s.dir), before + 3);
-    const rows = sql(s.dir, `SELECT id, name, id_number, region_code, phone, enlist_date, created_by FROM persons WHERE id_number IN (${ids.map(lit).join(',')}) ORDER BY id_number`);
+    // Each number is filed once (blind index) and stored sealed with its masked copy.
+    const rows = [];
+    for (const id of ids) {
+      const pid = await pidOf(center, id);
+      assert.ok(pid, `${id} filed`);
+      rows.push({ ...sql(s.dir, `SELECT id, name, id_masked, region_code, phone, enlist_date, created_by FROM persons WHERE id = ${pid}`)[0], id_number: id });
+    }
     const byId = Object.fromEntries(rows.map((x) => [x.id_number, x]));
+    for (const id of ids) assert.equal(byId[id].id_masked, maskOf(id));
+    assert.equal(await storedId(s.dir, d, byId[ids[1]].id), ids[1], 'the lower-case x was stored upper-case');
     assert.deepEqual([byId[ids[0]].name, byId[ids[0]].region_code, byId[ids[0]].phone, byId[ids[0]].enlist_date, byId[ids[0]].created_by],
       ['导入甲', DONGHU, '13811110001', '1998-12-01', 'danghu']);
     assert.deepEqual([byId[ids[1]].name, byId[ids[1]].region_code, byId[ids[1]].enlist_date], ['导入乙', NANHE, '2021-03-05']);
@@ -857,7 +970,8 @@ describe('import: preview, commit, error sheet, re-import, CSV encodings, dates'
 
   it('re-importing the same file updates instead of duplicating', async () => {
     const before = countPersons(s.dir);
-    const pid = q1(s.dir, `SELECT id FROM persons WHERE id_number = ${lit(ids[0])}`);
+    const pid = await pidOf(d, ids[0]);
+    assert.ok(pid);
     // A value entered by hand since: an empty cell must not erase it, a filled one updates.
     const v = q1(s.dir, `SELECT version FROM persons WHERE id = ${pid}`);
     assert.equal((await d.patch(`${P}/${pid}`, { version: v, remarks: '手工备注', phone: '13999999999' })).status, 200);
@@ -869,7 +983,8 @@ describe('import: preview, commit, error sheet, re-import, CSV encodings, dates'
     assert.equal(c.status, 200, JSON.stringify(c.json));
     assert.deepEqual([c.json.created, c.json.updated], [0, 3]);
     assert.equal(countPersons(s.dir), before);
-    for (const id of ids) assert.equal(q1(s.dir, `SELECT COUNT(*) FROM persons WHERE id_number = ${lit(id)}`), 1);
+    for (const id of ids) assert.equal((await findById(center, id)).length, 1, 'not duplicated');
+    assert.equal(await storedId(s.dir, d, pid), ids[0]);
     assert.deepEqual(sql(s.dir, `SELECT remarks, phone FROM persons WHERE id = ${pid}`)[0], { remarks: '手工备注', phone: '13811110001' });
     const h = (await d.get(`${P}/${pid}/history`)).json.items;
     assert.ok(h.some((i) => i.field === 'phone' && i.after === '13811110001' && i.before === '13999999999'));
@@ -906,7 +1021,9 @@ describe('import: preview, commit, error sheet, re-import, CSV encodings, dates'
     assert.deepEqual(r.json.items.map((i) => i.name), ['陆建华', '沈佳怡']);
     let c = await d.post(`${P}/import/${r.json.import_id}/commit`, { mode: 'all' });
     assert.equal(c.json.created, 2, JSON.stringify(c.json));
-    assert.deepEqual(sql(s.dir, `SELECT name, enlist_date, hukou_address FROM persons WHERE id_number IN (${gIds.map(lit).join(',')}) ORDER BY birth_date`),
+    const gPids = await Promise.all(gIds.map((id) => pidOf(d, id)));
+    assert.ok(gPids.every(Boolean), JSON.stringify(gPids));
+    assert.deepEqual(sql(s.dir, `SELECT name, enlist_date, hukou_address FROM persons WHERE id IN (${gPids.join(',')}) ORDER BY birth_date`),
       [{ name: '陆建华', enlist_date: '2021-03-05', hukou_address: '平湖市当湖街道叶园路' },
         { name: '沈佳怡', enlist_date: '2021-03-05', hukou_address: '平湖市当湖街道南河头,12号' }]);
 
@@ -920,7 +1037,9 @@ describe('import: preview, commit, error sheet, re-import, CSV encodings, dates'
     assert.deepEqual([r.json.new, r.json.error], [4, 0], JSON.stringify(r.json.items));
     c = await d.post(`${P}/import/${r.json.import_id}/commit`, { mode: 'all' });
     assert.equal(c.json.created, 4);
-    const got = sql(s.dir, `SELECT name, enlist_date FROM persons WHERE id_number IN (${bIds.map(lit).join(',')}) ORDER BY birth_date`);
+    const bPids = await Promise.all(bIds.map((id) => pidOf(d, id)));
+    assert.ok(bPids.every(Boolean), JSON.stringify(bPids));
+    const got = sql(s.dir, `SELECT name, enlist_date FROM persons WHERE id IN (${bPids.join(',')}) ORDER BY birth_date`);
     assert.deepEqual(got, names.map((name) => ({ name, enlist_date: '2021-03-05' })));
     // Raw body with X-Filename works too (same rules).
     const raw = await d.req('POST', `${P}/import`, Buffer.from(`姓名,身份证号码,所属村社区\n原始体,${makeId()},${DONGHU}\n`),
@@ -957,13 +1076,15 @@ describe('import: preview, commit, error sheet, re-import, CSV encodings, dates'
     for (const i of it) for (const er of i.errors) assert.match(er.message, CHINESE);
     const c = await d.post(`${P}/import/${r.json.import_id}/commit`, { mode: 'valid' });
     assert.deepEqual([c.json.created, c.json.skipped], [2, 6]);
+    const cPids = (await Promise.all(cid.map((id) => pidOf(d, id))));
+    assert.deepEqual(cPids.map(Boolean), [true, false, false, false, true, false, false, false], 'only the two good rows are filed');
     const cats = sql(s.dir, `SELECT p.name, c.category, c.disability_cause, c.disability_grade, c.deceased_name, c.relation
-      FROM person_categories c JOIN persons p ON p.id = c.person_id WHERE p.id_number IN (${cid.map(lit).join(',')}) ORDER BY p.name, c.category`);
+      FROM person_categories c JOIN persons p ON p.id = c.person_id WHERE p.id IN (${cPids.filter(Boolean).join(',')}) ORDER BY p.name, c.category`);
     assert.deepEqual(cats, [
       { name: '伤残甲', category: '1', disability_cause: '1', disability_grade: 8, deceased_name: null, relation: null },
       { name: '遗属戊', category: '21', disability_cause: null, disability_grade: null, deceased_name: '张烈', relation: '2' },
       { name: '遗属戊', category: '96', disability_cause: null, disability_grade: null, deceased_name: null, relation: null }]);
-    const pid = q1(s.dir, `SELECT id FROM persons WHERE id_number = ${lit(cid[0])}`);
+    const pid = cPids[0];
     const h = (await d.get(`${P}/${pid}/history`)).json.items;
     assert.ok(h.some((i) => i.field === 'categories' && /伤残人员（因战8级）/.test(i.after)), JSON.stringify(h));
     assert.equal(auditRows(s.dir, `event = 'person.category.add.import' AND object_id = '${pid}'`).length, 1);
@@ -986,7 +1107,9 @@ describe('import: preview, commit, error sheet, re-import, CSV encodings, dates'
     assert.deepEqual([r.json.new, r.json.error], [1, 0], JSON.stringify(r.json.items));
     const c = await d.post(`${P}/import/${r.json.import_id}/commit`, { mode: 'all' });
     assert.equal(c.json.created, 1);
-    assert.deepEqual(sql(s.dir, `SELECT sex, ethnic, hukou_type, enlist_date, discharge_date, rank_text, rank_code IS NOT NULL AS has_rank, award_peace_commendation FROM persons WHERE id_number = ${lit(id)}`)[0],
+    const tpid = await pidOf(d, id);
+    assert.ok(tpid);
+    assert.deepEqual(sql(s.dir, `SELECT sex, ethnic, hukou_type, enlist_date, discharge_date, rank_text, rank_code IS NOT NULL AS has_rank, award_peace_commendation FROM persons WHERE id = ${tpid}`)[0],
       { sex: '1', ethnic: '01', hukou_type: '2', enlist_date: '2005-12-01', discharge_date: '2010-12-01', rank_text: '上士', has_rank: 1, award_peace_commendation: 2 });
   });
 
@@ -1051,11 +1174,19 @@ describe('export', () => {
     assert.equal(c.status, 200);
     const x = readXlsx(c.body);
     const ci = x.rows[0].indexOf('身份证号码');
-    const want = sql(s.dir, `SELECT id, id_number FROM persons WHERE region_code = '${HAIBIN}' ORDER BY id`);
+    const want = sql(s.dir, `SELECT id, id_masked FROM persons WHERE region_code = '${HAIBIN}' ORDER BY id`);
     assert.equal(x.rows.length - 1, want.length);
     assert.equal(c.headers.get('x-export-rows'), String(want.length));
     const got = Object.fromEntries(x.rows.slice(1).map((row) => [Number(row[0]), row[ci]]));
-    for (const w of want) assert.equal(got[w.id], w.id_number);
+    // Each exported number is the person's own: its masked copy, the blind
+    // index (search by it finds this one file) and reveal all agree.
+    assert.ok(want.length > 0);
+    for (const w of want) {
+      assert.match(got[w.id] ?? '', /^\d{17}[\dX]$/, `full number of ${w.id}`);
+      assert.equal(maskOf(got[w.id]), w.id_masked);
+      assert.deepEqual((await findById(center, got[w.id])).map((i) => i.id), [w.id]);
+    }
+    assert.equal(await reveal(center, want[0].id), got[want[0].id]);
     const a = lastAudit(s.dir, `event = 'person.export' AND username = 'center'`);
     assert.deepEqual([JSON.parse(a.detail).rows, JSON.parse(a.detail).full], [want.length, true]);
     // Without full=1 the centre's export is masked too.
@@ -1088,7 +1219,7 @@ describe('command-line import', () => {
     const before = countPersons(dir);
     // All-or-nothing: a bad row fails the whole file.
     let failed = null;
-    try { execFileSync(BIN, ['import', 'persons', '--data', dir, '--user', 'center', badFile], { encoding: 'utf8', stdio: 'pipe' }); }
+    try { execFileSync(BIN, ['import', 'persons', '--data', dir, ...dbArgs(dir, 'import'), '--user', 'center', badFile], { encoding: 'utf8', stdio: 'pipe' }); }
     catch (e) { failed = e; }
     assert.ok(failed, 'a file with an error row must fail');
     assert.equal(failed.status, 1);
@@ -1096,15 +1227,17 @@ describe('command-line import', () => {
     assert.equal(countPersons(dir), before);
     // A town user cannot import into another town.
     let denied = null;
-    try { execFileSync(BIN, ['import', 'persons', '--data', dir, '--user', 'danghu', good], { encoding: 'utf8', stdio: 'pipe' }); }
+    try { execFileSync(BIN, ['import', 'persons', '--data', dir, ...dbArgs(dir, 'import'), '--user', 'danghu', good], { encoding: 'utf8', stdio: 'pipe' }); }
     catch (e) { denied = e; }
     assert.ok(denied, 'danghu importing a zhapu row must fail');
     assert.equal(countPersons(dir), before);
 
-    const out = execFileSync(BIN, ['import', 'persons', '--data', dir, '--user', 'center', good], { encoding: 'utf8' });
+    const out = execFileSync(BIN, ['import', 'persons', '--data', dir, ...dbArgs(dir, 'import'), '--user', 'center', good], { encoding: 'utf8' });
     assert.match(out, /新建 2 人/);
     assert.equal(countPersons(dir), before + 2);
-    const rows = sql(dir, `SELECT name, region_code, enlist_date, discharge_date, created_by FROM persons WHERE id_number IN (${ids.map(lit).join(',')}) ORDER BY name`);
+    // The server is stopped (no key here): found by the masked copy; the full
+    // numbers are checked through the API after the restart below.
+    const rows = sql(dir, `SELECT name, region_code, enlist_date, discharge_date, created_by FROM persons WHERE id_masked IN (${ids.map(maskOf).map(lit).join(',')}) AND substr(id_enc, 1, 3) = 'v1:' ORDER BY name`);
     assert.deepEqual(rows, [
       { name: '命令乙', region_code: DONGHU, enlist_date: null, discharge_date: null, created_by: 'center' },
       { name: '命令甲', region_code: HAIBIN, enlist_date: '1994-12-01', discharge_date: '1998-12-01', created_by: 'center' }]);
@@ -1114,11 +1247,11 @@ describe('command-line import', () => {
     assert.equal(JSON.parse(imp[0].detail).created, 2);
     assert.equal(auditRows(dir, `event = 'person.create.import' AND username = 'center'`).length, 2);
     // Again: updates, no duplicates.
-    const out2 = execFileSync(BIN, ['import', 'persons', '--data', dir, '--user', 'center', good], { encoding: 'utf8' });
+    const out2 = execFileSync(BIN, ['import', 'persons', '--data', dir, ...dbArgs(dir, 'import'), '--user', 'center', good], { encoding: 'utf8' });
     assert.match(out2, /更新 2 人/);
     assert.equal(countPersons(dir), before + 2);
     // The audit chain is intact after the CLI's writes and rollbacks.
-    execFileSync(BIN, ['audit', 'verify', '--data', dir], { encoding: 'utf8' });
+    execFileSync(BIN, ['audit', 'verify', '--data', dir, ...dbArgs(dir, 'audit')], { encoding: 'utf8' });
 
     // Restarted, the server serves the imported persons (search index included).
     s = await launch(dir);
@@ -1127,6 +1260,14 @@ describe('command-line import', () => {
     assert.equal(r.json.total, 1);
     assert.equal(r.json.items[0].region_code, HAIBIN);
     assert.equal((await c.get(`${P}?q=${ids[1]}`)).json.items[0]?.name, '命令乙');
+    const pids = [];
+    for (const id of ids) {
+      const pid = await pidOf(c, id);
+      assert.ok(pid, `${id} found by the blind index`);
+      assert.equal(await storedId(dir, c, pid), id);
+      pids.push(pid);
+    }
+    assert.deepEqual(sql(dir, `SELECT name FROM persons WHERE id IN (${pids.join(',')}) ORDER BY name`).map((x) => x.name), ['命令乙', '命令甲']);
     assert.equal((await (await s.login('danghu')).get(`${P}?q=${encodeURIComponent('命令甲')}`)).json.total, 0);
   });
 });

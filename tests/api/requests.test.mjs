@@ -13,11 +13,10 @@
 // deterministic whatever the real date.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer, launch, auditRows, vets, SRC } from './lib.mjs';
+import { startServer, launch, auditRows, vets, SRC, sql, sqlExec } from './lib.mjs';
 
 const R = '/api/v1/requests';
 const CHINESE = /[\u4e00-\u9fff]/;
@@ -30,10 +29,6 @@ const DANGHU_TOWN = '330482001000';
 
 // ---- helpers ----
 
-function sql(dir, query) {
-  const out = execFileSync('sqlite3', ['-json', join(dir, 'vets.db'), query], { encoding: 'utf8' });
-  return out.trim() ? JSON.parse(out) : [];
-}
 const q1 = (dir, query) => { const r = sql(dir, query); return r.length ? Object.values(r[0])[0] : undefined; };
 
 // The working-day calendar, independently of the server.
@@ -347,10 +342,10 @@ describe('requests: intake and handling', () => {
     assert.equal(c.error.code, 'invalid_state');
     assert.equal(q1(s.dir, `SELECT status FROM requests WHERE id = ${r.id}`), 'accepted');
     // Even a direct write is refused by the database.
-    assert.throws(() => execFileSync('sqlite3', [join(s.dir, 'vets.db'),
-      `UPDATE requests SET status = 'closed', closed_at = '2026-01-01T00:00:00Z' WHERE id = ${r.id}`], { stdio: 'pipe' }));
+    assert.throws(() => sqlExec(s.dir,
+      `UPDATE requests SET status = 'closed', closed_at = '2026-01-01T00:00:00Z' WHERE id = ${r.id}`));
     assert.equal(q1(s.dir, `SELECT status FROM requests WHERE id = ${r.id}`), 'accepted');
-    assert.throws(() => execFileSync('sqlite3', [join(s.dir, 'vets.db'), `DELETE FROM requests WHERE id = ${r.id}`], { stdio: 'pipe' }));
+    assert.throws(() => sqlExec(s.dir, `DELETE FROM requests WHERE id = ${r.id}`));
     await act(cun, r.id, 'reply', { content: '已电话答复' }, 422);                 // channel
     const rp = await act(cun, r.id, 'reply', { content: '已电话答复政策规定', channel: '电话' });
     assert.equal(rp.status, 'replied');
