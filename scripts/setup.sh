@@ -4,7 +4,9 @@
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev sqlite3
       libsodium-dev libssl-dev libxlsxwriter-dev libzip-dev libexpat1-dev libcmocka-dev
-      libqrencode-dev nodejs npm chromium fonts-noto-cjk curl)
+      libqrencode-dev libpq-dev nodejs npm chromium fonts-noto-cjk curl)
+# PostgreSQL 15 itself (for the api_pg tests) is installed by tests/pg/start.sh
+# when missing, without starting a system service.
 [ "${1:-}" = "--bench" ] && PKGS+=(wrk nginx-light)
 [ "${1:-}" = "--fuzz" ] && PKGS+=(clang libclang-rt-14-dev)
 missing=()

@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "base/timeutil.h"
 #include "db/backup.h"
+#include "db/copy.h"
 #include "db/db.h"
 #include "db/migrate.h"
 #include "http/http.h"
@@ -52,6 +53,7 @@ static int ensure_dir(const char *d) {
 /* Opens (creating if needed) the data folder: migrations and reference data.
  * Returns 1 when the folder was empty (fresh), 0 when it existed, -1 on error. */
 static const char *key_file_opt;
+static const char *db_opt;   /* --db as given (see take_db_option), for the commands that do not take it */
 
 /* The key file of the encrypted columns: --keys, VETS_KEY_FILE, or DIR/vets.keys.
  * It is created only for a database without persons (a new folder): a
@@ -358,6 +360,9 @@ static int cmd_serve(int argc, char **argv) {
     char lerr[600];
     if (data_lock(data, false, lerr, sizeof lerr) < 0) { fprintf(stderr, "%s\n", lerr); return 1; }   /* held until exit */
     if (open_data(data, ref) < 0) return 1;
+    /* Several nodes may serve one PostgreSQL database; a command that must run
+     * alone (vets rekey) waits for none of them to run. */
+    if (!db_node_join(db_thread())) { fprintf(stderr, "数据库维护命令（如 vets rekey）正在运行：请待其结束后再启动服务\n"); return 1; }
     if (!has_users() && first_admins(data) != 0) return 1;
     clean_tmp(data, 24);
     auth_init_dummy();
@@ -471,6 +476,9 @@ static int cmd_restore(int argc, char **argv) {
     }
     if (!data || !from) { fprintf(stderr, "缺少 --data 或 --from\n"); return 2; }
     char err[600];
+    /* The SQLite file of DATA, whatever VETS_DB says; PostgreSQL restores with its own tools. */
+    if (db_opt) { fprintf(stderr, "vets restore 只恢复 SQLite 数据库；PostgreSQL 请用 pgBackRest 恢复（见 docs/deployment.md）\n"); return 2; }
+    db_select("");
     if (restore_file(data, from, restore_check, err, sizeof err) != 0) { fprintf(stderr, "恢复失败：%s\n", err); return 1; }
     if (db_configure(data, err, sizeof err) != 0) { fprintf(stderr, "%s\n", err); return 1; }
     audit_event_as(NULL, "cli", "127.0.0.1", "system.restore", "database", from, "ok", NULL);
@@ -527,6 +535,56 @@ static int cmd_import(int argc, char **argv) {
 
 int registry_reseal(int64_t *count, char *err, size_t errcap);
 
+static void usage_migrate_db(void) {
+    printf("用法：vets migrate-db --from DIR --to postgresql://所有者@主机:端口/库名\n"
+           "  把县级部署（DIR 中的 SQLite 数据库）整体迁入 PostgreSQL：两边先升级到同一数据库版本，\n"
+           "  再在一个事务中复制全部表（编号不变，审计链、加密字段随之完整），最后校验审计链。\n"
+           "  目标库须为新建的空库，连接用拥有该库的角色（它执行迁移并给应用角色授权）。\n"
+           "  源库只读；复制期间请停止县里的 vets serve。之后把 DIR/vets.keys 复制到每个节点的数据目录。\n");
+}
+
+/* vets migrate-db: a county moves from SQLite to PostgreSQL (docs/deployment.md). */
+static int cmd_migrate_db(int argc, char **argv) {
+    const char *from = NULL, *to = NULL;
+    static struct option opts[] = {{"from", 1, 0, 'f'}, {"to", 1, 0, 't'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "f:t:h", opts, NULL)) != -1) {
+        if (c == 'f') from = optarg;
+        else if (c == 't') to = optarg;
+        else { usage_migrate_db(); return c == 'h' ? 0 : 2; }
+    }
+    if (!from || !to) { usage_migrate_db(); return 2; }
+    char path[1100], err[512];
+    snprintf(path, sizeof path, "%s/vets.db", from);
+    struct stat st;
+    if (stat(path, &st) != 0) { fprintf(stderr, "%s 中没有 SQLite 数据库（vets.db）\n", from); return 1; }
+    /* The source at the latest version, as `vets init` would bring it. */
+    db_select("");
+    if (db_configure(from, err, sizeof err) != 0) { fprintf(stderr, "%s\n", err); return 1; }
+    if (migrate_up(db_thread(), err, sizeof err) < 0) { fprintf(stderr, "%s\n", err); return 1; }
+    int version = migrate_current(db_thread());
+    db_thread_close();
+    /* The target, migrated by its owner. */
+    db_select(to);
+    if (db_configure(from, err, sizeof err) != 0) { fprintf(stderr, "%s\n", err); return 1; }
+    db *d = db_thread();
+    if (strcmp(db_backend(), "postgresql") != 0) { fprintf(stderr, "--to 须为 PostgreSQL 连接串\n"); return 2; }
+    if (migrate_up(d, err, sizeof err) < 0) { fprintf(stderr, "%s\n", err); return 1; }
+    if (migrate_current(d) != version) { fprintf(stderr, "两边数据库版本不一致（%d 与 %d）\n", version, migrate_current(d)); return 1; }
+    printf("复制 %s → PostgreSQL（数据库版本 %d）：\n", path, version);
+    int n = db_copy_sqlite(path, d, stdout, err, sizeof err);
+    if (n < 0) { fprintf(stderr, "迁移失败，目标库未改动：%s\n", err); return 1; }
+    int64_t rows = 0;
+    char why[256];
+    if (audit_verify(&rows, why, sizeof why) != 0) { fprintf(stderr, "迁移后审计链校验失败：%s\n", why); return 1; }
+    audit_event_as(NULL, "cli", "127.0.0.1", "system.migrate_db", "database", from, "ok",
+                   json_pack("{s:i,s:I}", "tables", n, "audit_rows", (json_int_t)rows));
+    printf("迁移完成：%d 个表，审计链完整（%lld 条）。\n"
+           "下一步：把 %s/vets.keys 复制到每个节点的数据目录（或用 VETS_KEY_FILE 指向它），\n"
+           "以应用角色启动 vets serve --data 节点目录 --db postgresql://vets_app@…\n", n, (long long)rows, from);
+    return 0;
+}
+
 static int cmd_rekey(int argc, char **argv) {
     const char *data = NULL;
     static struct option opts[] = {{"data", 1, 0, 'd'}, {"keys", 1, 0, 'k'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
@@ -545,6 +603,10 @@ static int cmd_rekey(int argc, char **argv) {
     char err[512];
     if (db_configure(data, err, sizeof err) != 0) { fprintf(stderr, "%s\n", err); return 1; }
     if (open_keys(data, false) != 0) return 1;   /* open_keys printed why */
+    if (!db_node_alone(db_thread())) {   /* PostgreSQL: no node of any machine may serve meanwhile */
+        fprintf(stderr, "数据库正被运行中的服务节点使用：请先停止服务（所有节点）再轮换密钥\n");
+        return 1;
+    }
     if (fc_add_key(err, sizeof err) != 0) { fprintf(stderr, "%s\n", err); return 1; }
     int64_t n = 0;
     if (registry_reseal(&n, err, sizeof err) != 0) {
@@ -568,6 +630,7 @@ static void usage(void) {
            "  restore   从备份恢复\n"
            "  routes    列出全部接口及所需权限\n"
            "  rekey     轮换字段加密密钥（身份证号码、银行账号）\n"
+           "  migrate-db  把 SQLite 数据库迁入 PostgreSQL（县级数据并入省级平台）\n"
            "  version   显示版本\n\n"
            "每个命令都可用 --help 查看说明，例如 vets serve --help。\n"
            "数据库：默认是 --data 目录中的 SQLite（vets.db）；省、全国部署加 --db postgresql://用户@主机/库名\n"
@@ -585,6 +648,7 @@ static void take_db_option(int *argc, char **argv) {
         else if (strncmp(argv[i], "--db=", 5) == 0) { url = argv[i] + 5; drop = 1; }
         if (!drop) continue;
         db_select(url);
+        db_opt = url;
         memmove(&argv[i], &argv[i + drop], (size_t)(*argc - i - drop + 1) * sizeof *argv);
         *argc -= drop;
         i--;
@@ -611,6 +675,7 @@ int main(int argc, char **argv) {
     else if (strcmp(cmd, "import") == 0) rc = cmd_import(argc - 1, argv + 1);
     else if (strcmp(cmd, "routes") == 0) rc = cmd_routes(argc - 1, argv + 1);
     else if (strcmp(cmd, "rekey") == 0) rc = cmd_rekey(argc - 1, argv + 1);
+    else if (strcmp(cmd, "migrate-db") == 0) rc = cmd_migrate_db(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) { printf("vets %s\n", VETS_VERSION); return 0; }
 
     if (rc >= 0) { db_thread_close(); return rc; }   /* closing checkpoints the WAL */

@@ -39,6 +39,14 @@ int audit_log_as(const user_ctx *u, const char *rid, const char *ip, const char 
     db *d = db_thread();
     bool own = !db_in_tx(d);
     if (own && db_begin(d) != DB_OK) return -1;
+    /* The chain is one sequence for every node: read the last row and append
+     * under a lock held to the end of the transaction (a no-op on SQLite,
+     * whose write transactions already run one at a time). */
+    if (db_lock_serial(d, "audit") != DB_OK) {
+        log_error(rid, "audit lock failed: %s", db_errmsg(d));
+        if (own) db_rollback(d);
+        return -1;
+    }
     char prev[65] = GENESIS;
     int64_t last = 0;
     db_stmt *s = db_prep(d, "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1");

@@ -4,6 +4,7 @@
  * (db_sqlite.c or db_pg.c, through their struct db_ops). */
 #include "db/db_impl.h"
 #include "base/log.h"
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,20 @@ static int configured;
 static char selected[1024];
 static int have_selected;
 static __thread db *thread_db;
+/* The same pointer under a key whose destructor closes a thread's connection
+ * when the thread ends (the HTTP server's workers end at shutdown): SQLite
+ * gets its last checkpoint, PostgreSQL a clean disconnect, nothing leaks. */
+static pthread_key_t close_key;
+static pthread_once_t close_once = PTHREAD_ONCE_INIT;
+
+static void close_at_exit(void *d) { db_close(d); }
+static void make_key(void) { pthread_key_create(&close_key, close_at_exit); }
+
+static void set_thread_db(db *d) {
+    thread_db = d;
+    pthread_once(&close_once, make_key);
+    pthread_setspecific(close_key, d);
+}
 
 void db_select(const char *url) {
     have_selected = url != NULL;
@@ -50,8 +65,9 @@ int db_configure(const char *data_dir, char *err, unsigned errcap) {
     if (config.url[0]) {
         /* Say now, in the operator's terms, when the server cannot be reached;
          * the connection is kept as this thread's. */
-        thread_db = db_pg_ops.open(&config, err, errcap);
-        if (!thread_db) return -1;
+        db *d = db_pg_ops.open(&config, err, errcap);
+        if (!d) return -1;
+        set_thread_db(d);
     }
     configured = 1;
     return 0;
@@ -71,15 +87,20 @@ db *db_thread(void) {
     if (thread_db) return thread_db;
     if (!configured) { log_error(NULL, "db_thread before db_configure"); abort(); }
     char err[512];
-    thread_db = db_open(&config, err, sizeof err);
+    db *d = db_open(&config, err, sizeof err);
     /* PostgreSQL down when a thread starts: its statements fail (and retry the
      * connection) until it is back, instead of the whole process stopping. */
-    if (!thread_db && db_config_is_pg(&config)) { log_error(NULL, "%s", err); thread_db = db_pg_open_lazy(&config); }
-    if (!thread_db) { log_error(NULL, "%s", err); abort(); }
-    return thread_db;
+    if (!d && db_config_is_pg(&config)) { log_error(NULL, "%s", err); d = db_pg_open_lazy(&config); }
+    if (!d) { log_error(NULL, "%s", err); abort(); }
+    set_thread_db(d);
+    return d;
 }
 
-void db_thread_close(void) { db_close(thread_db); thread_db = NULL; }
+void db_thread_close(void) {
+    if (!thread_db) return;
+    db_close(thread_db);
+    set_thread_db(NULL);
+}
 
 db_stmt *db_prep(db *d, const char *sql) { return d->ops->prep(d, sql); }
 void db_bind_text(db_stmt *s, int i, const char *v) { s->owner->ops->bind_text(s, i, v); }
@@ -143,5 +164,7 @@ int db_lock_serial(db *d, const char *key) { return d->ops->lock_serial(d, lock_
 bool db_try_lock_job(db *d, const char *key) { return d->ops->try_lock(d, lock_key(key)); }
 void db_unlock_job(db *d, const char *key) { d->ops->unlock(d, lock_key(key)); }
 bool db_shared(db *d) { return d->ops == &db_pg_ops; }
+bool db_node_join(db *d) { return d->ops->node_lock(d, lock_key("nodes"), false); }
+bool db_node_alone(db *d) { return d->ops->node_lock(d, lock_key("nodes"), true); }
 
 int db_backup_to(db *d, const char *path, char *err, unsigned errcap) { return d->ops->backup_to(d, path, err, errcap); }

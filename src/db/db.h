@@ -90,6 +90,15 @@ void db_unlock_job(db *d, const char *key);
 /* True when other processes may share the database (PostgreSQL): state every
  * node must see, such as rate-limit counters, is kept in it then. */
 bool db_shared(db *d);
+/* Serving nodes and commands that must run alone. `vets serve` calls
+ * db_node_join once at start; the lock is held (shared) for the life of that
+ * connection. A maintenance command (vets rekey) calls db_node_alone: false
+ * while any node holds it, else held (exclusively) until the command ends, so
+ * no node starts meanwhile. PostgreSQL: session advisory locks, across every
+ * machine; SQLite: always true (one machine: the data folder's lock and
+ * SQLite's own locks say it). */
+bool db_node_join(db *d);
+bool db_node_alone(db *d);
 
 /* Online backup into PATH (consistent while writers run; SQLite only). */
 int  db_backup_to(db *d, const char *path, char *err, unsigned errcap);

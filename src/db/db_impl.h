@@ -44,6 +44,7 @@ struct db_ops {
     int (*lock_serial)(db *d, int64_t key);
     bool (*try_lock)(db *d, int64_t key);
     void (*unlock)(db *d, int64_t key);
+    bool (*node_lock)(db *d, int64_t key, bool exclusive);   /* try, held for the connection's life */
     int (*backup_to)(db *d, const char *path, char *err, unsigned errcap);
     bool (*has_table)(db *d, const char *name);
 };

@@ -60,6 +60,7 @@ typedef struct pg_db {
     PGconn *conn;
     char url[1024];
     unsigned gen;              /* bumped at every (re)connection */
+    bool open_tx;              /* a BEGIN on this connection awaits its COMMIT/ROLLBACK */
     int names;
     int changes;
     time_t last_fail_log;
@@ -89,6 +90,7 @@ static bool connect_now(pg_db *d) {
     d->conn = PQconnectdbParams(keys, vals, 1);
     d->gen++;
     d->nheld = 0;
+    d->open_tx = false;
     if (!d->conn || PQstatus(d->conn) != CONNECTION_OK) {
         set_err(d, d->conn ? PQerrorMessage(d->conn) : "内存不足");
         return false;
@@ -100,7 +102,7 @@ static bool connect_now(pg_db *d) {
 /* A usable connection: reopened if broken, unless a transaction was running on it. */
 static bool ensure_conn(pg_db *d) {
     if (d->conn && PQstatus(d->conn) == CONNECTION_OK) return true;
-    if (d->base.tx_depth > 0) { set_err(d, "PostgreSQL 连接在事务中断开"); return false; }
+    if (d->open_tx) { set_err(d, "PostgreSQL 连接在事务中断开"); return false; }
     if (connect_now(d)) { log_info(NULL, "PostgreSQL 已重新连接"); return true; }
     time_t now = time(NULL);
     if (now - d->last_fail_log >= 10) { log_error(NULL, "PostgreSQL 连接失败：%s", d->err); d->last_fail_log = now; }
@@ -291,7 +293,7 @@ static int pg_step(db_stmt *bs) {
         bool broken = false;
         if (!prepare(d, s)) {
             broken = PQstatus(d->conn) != CONNECTION_OK;
-            if (!(broken && attempt == 0 && d->base.tx_depth == 0)) return DB_ERROR;
+            if (!(broken && attempt == 0 && !d->open_tx)) return DB_ERROR;
             continue;
         }
         PGresult *r = PQexecPrepared(d->conn, s->name, total, total ? vals : NULL, lens, fmts, 0);
@@ -311,7 +313,7 @@ static int pg_step(db_stmt *bs) {
             return DB_ROW;
         }
         if (st == PGRES_COMMAND_OK) { count_changes(d, r); PQclear(r); return DB_DONE; }
-        if (PQstatus(d->conn) != CONNECTION_OK && attempt == 0 && d->base.tx_depth == 0) { PQclear(r); continue; }
+        if (PQstatus(d->conn) != CONNECTION_OK && attempt == 0 && !d->open_tx) { PQclear(r); continue; }
         int rc = map_error(d, r, s->tr.sql);
         PQclear(r);
         return rc;
@@ -373,12 +375,18 @@ static int pg_exec(db *bd, const char *sql) {
     return rc;
 }
 
-static int pg_begin(db *d) { return simple(PD(d), "BEGIN", NULL); }
+static int pg_begin(db *bd) {
+    pg_db *d = PD(bd);
+    int rc = simple(d, "BEGIN", NULL);
+    d->open_tx = rc == DB_OK;
+    return rc;
+}
 
 static int pg_commit(db *bd) {
     pg_db *d = PD(bd);
     PGresult *r = NULL;
     int rc = simple(d, "COMMIT", &r);
+    d->open_tx = false;   /* committed, rolled back, or gone with the connection */
     if (rc != DB_OK) return rc;
     /* COMMIT of a transaction that failed half way answers ROLLBACK. */
     bool rolled_back = strcmp(PQcmdStatus(r), "ROLLBACK") == 0;
@@ -389,6 +397,7 @@ static int pg_commit(db *bd) {
 
 static void pg_rollback(db *bd) {
     pg_db *d = PD(bd);
+    d->open_tx = false;
     if (!d->conn || PQstatus(d->conn) != CONNECTION_OK) return;
     if (PQtransactionStatus(d->conn) == PQTRANS_IDLE) return;
     PGresult *r = PQexec(d->conn, "ROLLBACK");
@@ -435,6 +444,12 @@ static void pg_unlock(db *bd, int64_t key) {
     }
 }
 
+static bool pg_node_lock(db *bd, int64_t key, bool exclusive) {
+    bool got = false;
+    return key_call(PD(bd), exclusive ? "SELECT pg_try_advisory_lock($1::bigint)"
+                                      : "SELECT pg_try_advisory_lock_shared($1::bigint)", key, &got) == DB_OK && got;
+}
+
 static bool pg_has_table(db *bd, const char *name) {
     pg_db *d = PD(bd);
     if (!ensure_conn(d)) return false;
@@ -457,6 +472,6 @@ const struct db_ops db_pg_ops = {
     .step = pg_step, .col_text = pg_col_text, .col_int = pg_col_int, .col_null = pg_col_null,
     .col_count = pg_col_count, .col_name = pg_col_name, .reset = pg_reset, .errmsg = pg_errmsg,
     .changes = pg_changes, .exec = pg_exec, .begin = pg_begin, .commit = pg_commit, .rollback = pg_rollback,
-    .lock_serial = pg_lock_serial, .try_lock = pg_try_lock, .unlock = pg_unlock, .backup_to = pg_backup_to,
+    .lock_serial = pg_lock_serial, .try_lock = pg_try_lock, .unlock = pg_unlock, .node_lock = pg_node_lock, .backup_to = pg_backup_to,
     .has_table = pg_has_table,
 };

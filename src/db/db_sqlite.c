@@ -151,6 +151,7 @@ static void sq_rollback(db *d) {
 static int sq_lock_serial(db *d, int64_t key) { (void)d; (void)key; return DB_OK; }
 static bool sq_try_lock(db *d, int64_t key) { (void)d; (void)key; return true; }
 static void sq_unlock(db *d, int64_t key) { (void)d; (void)key; }
+static bool sq_node_lock(db *d, int64_t key, bool exclusive) { (void)d; (void)key; (void)exclusive; return true; }
 
 static bool sq_has_table(db *d, const char *name) {
     sqlite3_stmt *st = NULL;
@@ -191,6 +192,6 @@ const struct db_ops db_sqlite_ops = {
     .step = sq_step, .col_text = sq_col_text, .col_int = sq_col_int, .col_null = sq_col_null,
     .col_count = sq_col_count, .col_name = sq_col_name, .reset = sq_reset, .errmsg = sq_errmsg,
     .changes = sq_changes, .exec = sq_exec, .begin = sq_begin, .commit = sq_commit, .rollback = sq_rollback,
-    .lock_serial = sq_lock_serial, .try_lock = sq_try_lock, .unlock = sq_unlock, .backup_to = sq_backup_to,
+    .lock_serial = sq_lock_serial, .try_lock = sq_try_lock, .unlock = sq_unlock, .node_lock = sq_node_lock, .backup_to = sq_backup_to,
     .has_table = sq_has_table,
 };

@@ -423,6 +423,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     arena_free(r->a);
 }
 
+__attribute__((format(printf, 2, 0)))
 static void on_log(void *cls, const char *fmt, va_list ap) {
     (void)cls;
     char buf[512];

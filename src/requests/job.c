@@ -9,9 +9,12 @@
  *    to the new owner. The new owner then has requests.escalation_grace_workdays
  *    before the next automatic step; the center, having no level above, gets a
  *    notice only.
- * Every request is re-read inside the write transaction that changes it, so
- * several nodes running the job, or the job and a user, never escalate the same
- * request twice. */
+ * Every request is re-read inside the write transaction that changes it, and
+ * that transaction holds the "requests.deadline" lock (db_lock_serial), so
+ * several nodes running a pass, or the job and a user, never escalate the same
+ * request twice. The automatic passes run on one node at a time: the one whose
+ * job thread holds "requests.deadline_job" (db_try_lock_job); when that node
+ * stops, another takes over at its next interval. */
 #include "requests/internal.h"
 #include "base/log.h"
 #include "base/timeutil.h"
@@ -138,7 +141,7 @@ int requests_deadline_run(const char *rid, struct job_result *res) {
         size_t end = i + 50 < n ? i + 50 : n;
         struct job_result part = {0};
         arena *a = arena_new(8192);
-        bool ok = db_begin(d) == DB_OK;
+        bool ok = db_begin(d) == DB_OK && db_lock_serial(d, "requests.deadline") == DB_OK;
         for (size_t k = i; ok && k < end; k++) ok = check_one(a, rid, ids[k], cal, &now, soon, grace, &part);
         if (ok && db_commit(d) == DB_OK) {
             res->due_soon += part.due_soon; res->overdue += part.overdue; res->escalated += part.escalated;
@@ -148,7 +151,8 @@ int requests_deadline_run(const char *rid, struct job_result *res) {
         db_rollback(d);
         for (size_t k = i; k < end; k++) {
             struct job_result one = {0};
-            if (db_begin(d) == DB_OK && check_one(a, rid, ids[k], cal, &now, soon, grace, &one) && db_commit(d) == DB_OK) {
+            if (db_begin(d) == DB_OK && db_lock_serial(d, "requests.deadline") == DB_OK &&
+                check_one(a, rid, ids[k], cal, &now, soon, grace, &one) && db_commit(d) == DB_OK) {
                 res->due_soon += one.due_soon; res->overdue += one.overdue; res->escalated += one.escalated;
                 continue;
             }
@@ -186,15 +190,24 @@ static void *job_main(void *arg) {
     /* The first pass waits one interval: a restart is not a reason to act.
      * An interval of 0 stops the automatic passes (run-deadline-job still works). */
     int64_t last = now_unix();
+    bool runner = false;
     while (!atomic_load(&stopping)) {
         int64_t interval = setting_int("requests.job_interval_seconds", 300);
         int64_t t = now_unix();
         if (t < last) last = t;   /* the clock went back (test clock): count the interval from now */
         if (interval > 0 && t - last >= interval) {
-            struct job_result res;
-            requests_deadline_run("job", &res);
-            if (res.due_soon || res.overdue || res.escalated)
-                log_info("job", "期限检查：即将到期 %d，超期 %d，自动上报 %d", res.due_soon, res.overdue, res.escalated);
+            /* Several nodes: the one holding the job lock runs the passes. */
+            bool mine = db_try_lock_job(db_thread(), "requests.deadline_job");
+            if (mine != runner) {
+                runner = mine;
+                log_info("job", runner ? "本节点负责诉求期限检查" : "诉求期限检查由其他节点负责");
+            }
+            if (runner) {
+                struct job_result res;
+                requests_deadline_run("job", &res);
+                if (res.due_soon || res.overdue || res.escalated)
+                    log_info("job", "期限检查：即将到期 %d，超期 %d，自动上报 %d", res.due_soon, res.overdue, res.escalated);
+            }
             last = now_unix();
         }
         /* Wake every second to see the clock and the stop flag. */

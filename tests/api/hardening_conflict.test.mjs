@@ -5,13 +5,12 @@
 // never a merge, never both.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
-import { startServer } from './lib.mjs';
+import { startServer, sql } from './lib.mjs';
 
 const ROUNDS = Number(process.env.VETS_CONFLICT_ROUNDS || 30);
 const DONGHU = '330482001001';
-const sql1 = (dir, q) => execFileSync('sqlite3', [join(dir, 'vets.db'), q], { encoding: 'utf8' }).trim();
+// First column of the first row, as text (either database: lib.mjs sql).
+const sql1 = (dir, q) => { const r = sql(dir, q); return r.length ? String(Object.values(r[0])[0] ?? '') : ''; };
 
 describe('lost updates', () => {
   let s, a, b;

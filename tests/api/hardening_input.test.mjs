@@ -35,7 +35,9 @@ async function exchange(port, bytes, { byteAtATime = false, end = false, ms = 80
     for (let i = 0; i < buf.length; i++) { sock.write(buf.subarray(i, i + 1)); await sleep(1); }
   } else sock.write(buf);
   if (end) sock.end();
-  await Promise.race([closed, sleep(ms)]);
+  let timer;
+  await Promise.race([closed, new Promise((res) => { timer = setTimeout(res, ms); })]);
+  clearTimeout(timer);   // a pending timer would keep the test process alive
   sock.destroy();
   const text = data.toString('utf8');
   const status = Number((/^HTTP\/1\.1 (\d{3})/.exec(text) || [])[1] || 0);

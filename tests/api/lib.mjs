@@ -103,6 +103,16 @@ export function sql(dir, query) {
   return out.trim() ? JSON.parse(out) : [];
 }
 
+// The logical content of the database of DIR as SQL text (sqlite3 .dump, pg_dump).
+export function dump(dir) {
+  if (DB === 'pg') {
+    const p = pg();
+    return execFileSync(join(p.env.VETS_PG_BIN, 'pg_dump'), ['-h', p.host, '-p', p.port, '-U', 'postgres', '--no-owner',
+      pgDatabaseOf(dir)], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  }
+  return execFileSync('sqlite3', [join(dir, 'vets.db'), '.dump'], { encoding: 'utf8', maxBuffer: 1 << 28 });
+}
+
 // Runs statements on the database of DIR as its superuser (SQLite: the file's
 // owner); throws when the database refuses. OPTS.pg gives PostgreSQL's text
 // where the dialects differ.
@@ -123,30 +133,37 @@ export function readAccounts(dir, file) {
   return acc;
 }
 
-export function vets(args, opts = {}) {
-  return execFileSync(BIN, withDb(args), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+// OPTS.sqlite: the SQLite database of the folder whatever VETS_TEST_DB says.
+export function vets(args, { sqlite = false, ...opts } = {}) {
+  return execFileSync(BIN, sqlite ? args : withDb(args), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...opts });
 }
 
 // Initialises a data folder (demo unless demo === false) and starts the server.
-export async function startServer({ demo = true, persons = 300, requests, dir, extraArgs = [] } = {}) {
+export async function startServer({ demo = true, persons = 300, requests, dir, extraArgs = [], sqlite = false } = {}) {
   dir = dir || mkdtempSync(join(tmpdir(), 'vets-api-'));
-  if (!existsSync(join(dir, DB === 'pg' ? 'test-pg-database' : 'vets.db'))) {
+  if (!existsSync(join(dir, DB === 'pg' && !sqlite ? 'test-pg-database' : 'vets.db'))) {
     const args = ['init', '--data', dir];
     if (demo) args.push('--demo', '--persons', String(persons));
     if (demo && requests !== undefined) args.push('--requests', String(requests));
-    vets(args);
+    vets(args, { sqlite });
   }
-  return launch(dir, extraArgs);
+  return launch(dir, extraArgs, { sqlite });
 }
 
-export async function launch(dir, extraArgs = [], { env } = {}) {
+export async function launch(dir, extraArgs = [], { env, sqlite = false } = {}) {
   const portFile = join(dir, `port-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 6)}`);
   const logs = [];
   // PostgreSQL: the application role may not migrate; the owner does it first,
   // as a deployment runs `vets init` before starting its nodes.
-  if (DB === 'pg' && !extraArgs.includes('--db')) vets(['init', '--data', dir]);
+  const pgNode = DB === 'pg' && !sqlite && !extraArgs.includes('--db');
+  if (pgNode) {
+    // Part of starting a node here: reported like the server failing to start.
+    try { vets(['init', '--data', dir]); } catch (e) {
+      throw new Error(`vets serve exited early: ${JSON.stringify({ code: e.status, sig: e.signal })}\n${e.stdout ?? ''}${e.stderr ?? ''}`);
+    }
+  }
   const child = spawn(BIN, ['serve', '--data', dir, '--listen', '127.0.0.1:0', '--port-file', portFile,
-    '--test-clock', ...extraArgs, ...(extraArgs.includes('--db') ? [] : dbArgs(dir, 'serve'))],
+    '--test-clock', ...extraArgs, ...(pgNode ? dbArgs(dir, 'serve') : [])],
   { stdio: ['ignore', 'pipe', 'pipe'], env: env ? { ...process.env, ...env } : process.env });
   child.stdout.on('data', (d) => logs.push(d.toString()));
   child.stderr.on('data', (d) => logs.push(d.toString()));

@@ -4,7 +4,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { startServer, auditRows } from './lib.mjs';
+import { startServer, auditRows, sql } from './lib.mjs';
 
 const NEWPW = 'Tp9#xQw3mZr6';
 
@@ -79,8 +79,7 @@ describe('TOTP', () => {
   });
 
   test('the secret is not stored in clear', async () => {
-    const { execFileSync } = await import('node:child_process');
-    const v = execFileSync('sqlite3', [`${srv.dir}/vets.db`, "SELECT totp_secret FROM users WHERE username='auditor'"], { encoding: 'utf8' }).trim();
+    const v = sql(srv.dir, "SELECT totp_secret FROM users WHERE username='auditor'")[0].totp_secret;
     assert.match(v, /^v1:[0-9a-f]+:/);
   });
 });

@@ -5,6 +5,8 @@
  * temp-file clean-up) and is read by path through /proc/self/fd, as a real
  * upload is read from its file.
  *
+ * Built and run by tests/fuzz/run.sh (target `table`, seeds in corpus_table/);
+ * by hand:
  *   clang -fsanitize=fuzzer,address,undefined -Isrc tests/fuzz/fuzz_table_read.c \
  *         src/io/[all .c files] $(pkg-config --cflags --libs xlsxwriter libzip expat)
  *   ./a.out -max_total_time=60 -rss_limit_mb=512 tests/fuzz/corpus_table */

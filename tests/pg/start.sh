@@ -10,7 +10,9 @@
 # STATE_DIR/env is written for the callers (sourced by shell scripts, parsed by
 # tests/api/lib.mjs): PGHOST PGPORT PGUSER (the superuser), VETS_PG_CLUSTER
 # (the temp folder), VETS_PG_BIN. Calling it again while the cluster in
-# STATE_DIR runs does nothing (so a ctest fixture and a manual run can share).
+# STATE_DIR runs only counts one more user (STATE_DIR/refs, under flock):
+# several ctest runs in one build folder share the cluster, and stop.sh
+# removes it when the last of them is done.
 #
 # PostgreSQL 15 is installed from Debian with apt-get when missing (as root).
 # As root, initdb and postgres run as an unprivileged user: "postgres" when the
@@ -19,12 +21,17 @@ set -euo pipefail
 STATE=${1:?usage: start.sh STATE_DIR}
 mkdir -p "$STATE"
 STATE=$(cd "$STATE" && pwd)
+exec 9>"$STATE/lock"
+flock 9
 
 if [ -f "$STATE/env" ]; then
   # shellcheck disable=SC1091
   . "$STATE/env"
-  if "$VETS_PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PGPORT" 2>/dev/null; then exit 0; fi
-  "$(dirname "$0")/stop.sh" "$STATE" || true
+  if "$VETS_PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PGPORT" 2>/dev/null; then
+    echo $(( $(cat "$STATE/refs" 2>/dev/null || echo 0) + 1 )) >"$STATE/refs"
+    exit 0
+  fi
+  VETS_PG_FORCE=1 "$(dirname "$0")/stop.sh" "$STATE" 9>&- || true
 fi
 
 find_bin() {
@@ -96,8 +103,9 @@ free_port() {
 PORT=
 for _ in 1 2 3 4 5; do
   PORT=$(free_port)
+  # 9>&-: the server must not inherit (and hold for ever) the lock of STATE_DIR.
   if "${RUNAS[@]}" "$BIN/pg_ctl" -D "$CLUSTER/data" -l "$CLUSTER/server.log" -o "-p $PORT" -w -t 60 start \
-       >/dev/null 2>&1; then
+       >/dev/null 2>&1 9>&-; then
     break
   fi
   PORT=
@@ -120,4 +128,5 @@ VETS_PG_CLUSTER=$CLUSTER
 VETS_PG_BIN=$BIN
 VETS_PG_RUNAS=${PGOS:-}
 EOF
+echo 1 >"$STATE/refs"
 echo "PostgreSQL test cluster on 127.0.0.1:$PORT ($CLUSTER)"
