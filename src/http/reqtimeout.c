@@ -33,7 +33,7 @@
 
 #define BODY_MIN_RATE 500          /* bytes per second a body must average */
 #define SWEEP_MS      200
-#define DRAIN_STALL_MS 2000
+#define DRAIN_STALL_MS 5000
 
 struct conn_track {
     int fd;
