@@ -37,6 +37,8 @@ test: deps build web asan
 	cd $(BUILD) && ctest --output-on-failure -j1 --timeout 900
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --output-on-failure -j1 -L 'unit|api' --timeout 900
+	scripts/setup.sh --fuzz
+	tests/fuzz/run.sh 10
 
 test-unit: build
 	cd $(BUILD) && ctest --output-on-failure -L unit

@@ -137,8 +137,13 @@ int requests_deadline_run(const char *rid, struct job_result *res) {
      * users wait behind the write lock for one short batch at most. A failed
      * batch is retried request by request so one bad row stops nothing else. */
     int rc = 0;
-    for (size_t i = 0; i < n; i += 50) {
-        size_t end = i + 50 < n ? i + 50 : n;
+    /* Shared by several nodes (PostgreSQL) there is no single write lock:
+     * one request per transaction keeps the order every writer follows (the
+     * request's row, then the audit chain's lock), so a user acting on a
+     * request of the batch never deadlocks with the job. */
+    size_t per = db_shared(d) ? 1 : 50;
+    for (size_t i = 0; i < n; i += per) {
+        size_t end = i + per < n ? i + per : n;
         struct job_result part = {0};
         arena *a = arena_new(8192);
         bool ok = db_begin(d) == DB_OK && db_lock_serial(d, "requests.deadline") == DB_OK;

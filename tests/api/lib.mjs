@@ -37,7 +37,12 @@ function pg() {
     if (m) env[m[1]] = m[2];
   }
   pgState = { dir, env, port: env.PGPORT, host: env.PGHOST, psql: join(env.VETS_PG_BIN, 'psql') };
-  if (mine) process.on('exit', () => { try { execFileSync(join(SRC, 'tests/pg/stop.sh'), [dir]); } catch { /* gone */ } });
+  if (mine) {
+    process.on('exit', () => {
+      try { execFileSync(join(SRC, 'tests/pg/stop.sh'), [dir]); } catch { /* gone */ }
+      if (!process.env.VETS_PG_STATE) rmSync(dir, { recursive: true, force: true });
+    });
+  }
   return pgState;
 }
 

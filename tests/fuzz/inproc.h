@@ -14,7 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Starts once per process (later calls return at once); aborts on failure. */
+/* Starts once per process (later calls return at once); aborts on failure.
+ * The data folder is made in $VETS_FUZZ_TMP (run.sh: a folder it removes at
+ * the end), else /dev/shm or /tmp, and is left there. */
 void inproc_start(void);
 
 /* The answer to one exchange. */

@@ -63,8 +63,12 @@ for t in $TARGETS; do
   esac
 done
 
-# 4. Run each for SECS.
+# 4. Run each for SECS. The in-process server's data folder lives in memory
+#    (/dev/shm when there is one) and goes away with this script.
 mkdir -p "$OUT/artifacts"
+FUZZ_TMP=$(mktemp -d /dev/shm/vets-fuzz-run-XXXXXX 2>/dev/null || mktemp -d)
+trap 'rm -rf "$FUZZ_TMP"' EXIT
+export VETS_FUZZ_TMP=$FUZZ_TMP
 failed=()
 for t in $TARGETS; do
   mkdir -p "$OUT/corpus_$t"
