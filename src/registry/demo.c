@@ -162,7 +162,7 @@ int registry_demo(const struct demo_opts *o, char *err, unsigned errcap) {
             if (chance(&rg, 970)) SET("service.enlist_date", ed);
             if (chance(&rg, 970) && v.v[pfield_index("service.enlist_date")]) SET("service.discharge_date", dd);
             if (chance(&rg, 960)) SET("service.branch", branches[rndi(&rg, 8)]);
-            bool new_scheme = strcmp(dd, "2022-03-31") >= 0;
+            bool new_scheme = strcmp(dd, "2022-03-31") >= 0;   /* demo names only; the code comes from rank.csv */
             const char *rank;
             if (years <= 2) rank = chance(&rg, 500) ? "上等兵" : "列兵";
             else if (years <= 5) rank = "下士";

@@ -104,18 +104,26 @@ bool person_check(arena *a, const user_ctx *u, struct pvals *in, const struct pv
     }
     if (en && dis && strcmp(dis, en) < 0) return fail(res, "service.discharge_date", "退役日期不能早于入伍日期");
     if (dis && !en) return fail(res, "service.enlist_date", "填写了退役日期，请同时填写入伍日期");
-    /* Rank: keep the text as written; find the code in the scheme in force at discharge. */
+    /* Rank: keep the text as written; find the code of the scheme in force at
+     * discharge (or today) from the rank table's valid_from/valid_to — the
+     * 2022 reform date is data (data/codes/rank.csv), not code. */
     int irt = fi("service.rank_text"), irc = fi("service.rank_code");
     in->v[irc] = NULL;
     if (in->v[irt]) {
-        const char *scheme = dis && strcmp(dis, "2022-03-31") < 0 ? "2009" : "2022";
+        char today[11];
+        cdate_iso(cdate_today_days(), today);
+        const char *when = dis ? dis : today;
         db_stmt *s = db_prep(db_thread(), "SELECT code, extra FROM codes WHERE tbl = 'rank' AND name = ? ORDER BY code");
         db_bind_text(s, 1, in->v[irt]);
         const char *any = NULL;
         while (db_step(s) == DB_ROW) {
             const char *code = db_col_text(s, 0), *ex = db_col_text(s, 1);
-            char want[32]; snprintf(want, sizeof want, "\"scheme\":\"%s\"", scheme);
-            if (ex && strstr(ex, want)) { in->v[irc] = arena_strdup(a, code); break; }
+            json_t *e = ex ? json_loads(ex, 0, NULL) : NULL;
+            const char *from = e ? json_string_value(json_object_get(e, "valid_from")) : NULL;
+            const char *to = e ? json_string_value(json_object_get(e, "valid_to")) : NULL;
+            bool in_force = (!from || strcmp(from, when) <= 0) && (!to || !*to || strcmp(when, to) <= 0);
+            json_decref(e);
+            if (in_force) { in->v[irc] = arena_strdup(a, code); break; }
             if (!any) any = arena_strdup(a, code);
         }
         db_reset(s);
