@@ -171,26 +171,37 @@ cc -O2 -o "$WORK/csv2xlsx" "$BENCH/tools/csv2xlsx.c" $(pkg-config --cflags --lib
 cc -O2 -o "$WORK/xlsx2csv" "$BENCH/tools/xlsx2csv.c" $(pkg-config --cflags --libs libzip expat)
 
 # ---- 2. data ----
-DATA=$WORK/data
-wait_idle
-say "generating $PERSONS persons and $REQUESTS requests (vets init --demo)"
-t0=$(now)
-"$WORK/runstat" "$RES/init.time" "$VETS" init --data "$DATA" --demo --persons "$PERSONS" --requests "$REQUESTS" \
-  > "$WORK/init.log" 2>&1
-t1=$(now)
-grep -Ev '^  ' "$WORK/init.log" > "$RES/init.log" || true   # without the account table (passwords)
-# The generator logs "演示人员 N 名" when the persons are committed: the time
-# from the start of the command to that line (migrations, reference data and
-# accounts included: an upper bound) is the persons' figure; the rest is the
-# requests and the demo accounts.
-pline=$(grep -m1 '演示人员' "$WORK/init.log" | cut -d' ' -f1 || true)
-pdone=$([ -n "$pline" ] && date -d "$pline" +%s.%N || echo "")
-put init_total_s "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')"
-put init_persons_s "$([ -n "$pdone" ] && awk -v a="$t0" -v b="$pdone" 'BEGIN { printf "%.2f", b - a }')"
-put init_peak_rss_mb "$(awk '{ printf "%.0f", $4 / 1024 }' "$RES/init.time")"
-sqlite3 "$DATA/vets.db" 'PRAGMA wal_checkpoint(TRUNCATE);' >/dev/null
+if [ -n "${BENCH_DATA:-}" ]; then
+  # A folder made earlier by `vets init --demo` (e.g. kept with BENCH_KEEP=1):
+  # used in place, no generation (POST /requests and detail views add rows).
+  DATA=$(cd "$BENCH_DATA" && pwd)
+  [ -f "$DATA/vets.db" ] && [ -f "$DATA/demo-accounts.txt" ] || { echo "BENCH_DATA=$BENCH_DATA: no demo data folder" >&2; exit 1; }
+  PERSONS=$(sqlite3 "$DATA/vets.db" 'SELECT count(*) FROM persons;'); put persons "$PERSONS"
+  REQUESTS=$(sqlite3 "$DATA/vets.db" 'SELECT count(*) FROM requests;'); put requests "$REQUESTS"
+  put data_reused "$DATA"
+  say "using the data folder $DATA ($PERSONS persons, $REQUESTS requests): no generation"
+else
+  DATA=$WORK/data
+  wait_idle
+  say "generating $PERSONS persons and $REQUESTS requests (vets init --demo)"
+  t0=$(now)
+  "$WORK/runstat" "$RES/init.time" "$VETS" init --data "$DATA" --demo --persons "$PERSONS" --requests "$REQUESTS" \
+    > "$WORK/init.log" 2>&1
+  t1=$(now)
+  grep -Ev '^  ' "$WORK/init.log" > "$RES/init.log" || true   # without the account table (passwords)
+  # The generator logs "演示人员 N 名" when the persons are committed: the time
+  # from the start of the command to that line (migrations, reference data and
+  # accounts included: an upper bound) is the persons' figure; the rest is the
+  # requests and the demo accounts.
+  pline=$(grep -m1 '演示人员' "$WORK/init.log" | cut -d' ' -f1 || true)
+  pdone=$([ -n "$pline" ] && date -d "$pline" +%s.%N || echo "")
+  put init_total_s "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')"
+  put init_persons_s "$([ -n "$pdone" ] && awk -v a="$t0" -v b="$pdone" 'BEGIN { printf "%.2f", b - a }')"
+  put init_peak_rss_mb "$(awk '{ printf "%.0f", $4 / 1024 }' "$RES/init.time")"
+  sqlite3 "$DATA/vets.db" 'PRAGMA wal_checkpoint(TRUNCATE);' >/dev/null
+  say "generated in $(get init_total_s) s (persons committed after $(get init_persons_s) s)"
+fi
 put db_size_mb "$(du -m "$DATA/vets.db" | cut -f1)"
-say "generated in $(get init_total_s) s (persons committed after $(get init_persons_s) s), database $(get db_size_mb) MB"
 
 # The dashboard is a costly route (30 per user and minute by default): raise
 # the limit in this throw-away folder so wrk measures the work, not the 429s.
@@ -224,6 +235,9 @@ start_server() {
   SERVER_PID=$!
   for _ in $(seq 300); do [ -s "$WORK/port" ] && break; kill -0 $SERVER_PID || { echo "vets serve exited" >&2; exit 1; }; sleep 0.1; done
   PORT=$(cat "$WORK/port"); URL=http://127.0.0.1:$PORT
+  # Work the server does by itself at start (the requests' deadline job makes
+  # its first pass: escalations, notices, audit rows) is let finish first.
+  wait_server_idle "$SERVER_PID"
 }
 login() {
   local pw; pw=$(awk -F'\t' '$1 == "center" { print $2 }' "$DATA/demo-accounts.txt")
@@ -443,16 +457,21 @@ stop_pid "$NGINX_PID" QUIT; NGINX_PID=""
 put person_get_vs_nginx_pct "$(awk -v a="$(get person_get.rps)" -v b="$(get nginx.rps)" 'BEGIN { if (b > 0) printf "%.1f", a / b * 100 }')"
 
 # ---- 6. imports ----
-say "exporting the persons as CSV with the template's headers"
-sqlite3 -csv -header "$DATA/vets.db" > "$WORK/persons-all.csv" <<EOF
+[ "${BENCH_SKIP_IMPORT:-0}" = 1 ] && IMPORT_SIZES=""
+if [ -n "$IMPORT_SIZES" ]; then
+  say "exporting the persons as CSV with the template's headers"
+  sqlite3 -csv -header "$DATA/vets.db" > "$WORK/persons-all.csv" <<EOF
 CREATE TEMP TABLE ids(id INTEGER PRIMARY KEY, id_number TEXT NOT NULL);
 .import --csv --skip 1 $WORK/ids.csv ids
 .read $BENCH/sql/persons_csv.sql
 EOF
-IMP_TPL=$WORK/import-template
-"$VETS" init --data "$IMP_TPL" --demo --persons 0 --requests 0 > "$RES/import-template.log" 2>&1
-sqlite3 "$IMP_TPL/vets.db" 'PRAGMA wal_checkpoint(TRUNCATE);' >/dev/null
-avail=$(($(wc -l < "$WORK/persons-all.csv") - 1))
+  IMP_TPL=$WORK/import-template
+  "$VETS" init --data "$IMP_TPL" --demo --persons 0 --requests 0 > "$RES/import-template.log" 2>&1
+  sqlite3 "$IMP_TPL/vets.db" 'PRAGMA wal_checkpoint(TRUNCATE);' >/dev/null
+else
+  : > "$WORK/persons-all.csv"
+fi
+avail=$(($(wc -l < "$WORK/persons-all.csv") - 1))   # -1 without a file: no import
 for n in $IMPORT_SIZES; do
   if [ "$n" -gt "$avail" ]; then say "import of $n rows skipped: only $avail persons"; continue; fi
   csv=$WORK/persons-$n.csv
@@ -507,7 +526,11 @@ status() {   # VALUE OP LIMIT → met / missed / –
            search_name:"GET /persons?q=<2-char name fragment>" town_list:"GET /persons?region=$TOWN" \
            dashboard:"GET /stats/dashboard" post_request:"POST /requests" nginx:"nginx static file ($(get person_answer_bytes) B)"; do
     k=${s%%:*}; label=${s#*:}
-    echo "| $label | $(fmt "$(get $k.rps)" 0) | $(fmt "$(get $k.p50_ms)" 2) | $(fmt "$(get $k.p99_ms)" 2) | $(fmt "$(get $k.max_ms)" 1) | $(get $k.err_status) | $(get $k.err_timeout) | $(get $k.server_cpu_pct) | $(get $k.other_cpu_pct) | $(get $k.probe) |"
+    if [ "$(get $k.requests)" = 0 ]; then
+      echo "| $label | 0 (no answer within the ${DUR} s) | – | – | – | – | – | $(get $k.server_cpu_pct) | $(get $k.other_cpu_pct) | $(get $k.probe) |"
+    else
+      echo "| $label | $(fmt "$(get $k.rps)" 0) | $(fmt "$(get $k.p50_ms)" 2) | $(fmt "$(get $k.p99_ms)" 2) | $(fmt "$(get $k.max_ms)" 1) | $(get $k.err_status) | $(get $k.err_timeout) | $(get $k.server_cpu_pct) | $(get $k.other_cpu_pct) | $(get $k.probe) |"
+    fi
   done
   echo
   echo "Person GET: $(get person_get_vs_nginx_pct) % of nginx's requests/s; $(get person_get.audit_rows) audit rows written for $(get person_get.views) detail views (warm-up included). POST /requests: probe answered $(get post_probe_status), $(get post_request.rows_created) requests created during the run. Name fragments match a median of $(get name_fragment_hits_median) persons; the town list has $(get town_list_total) persons."
@@ -518,14 +541,18 @@ status() {   # VALUE OP LIMIT → met / missed / –
   echo "| measure | figure |"
   echo "|---|---|"
   echo "| the disk: synced 4 KiB writes (dd oflag=dsync) | $(get disk_dsync_writes_per_s) per second |"
-  echo "| vets init --demo: $PERSONS persons + $REQUESTS requests | $(get init_total_s) s (peak RSS $(get init_peak_rss_mb) MB), database $(get db_size_mb) MB |"
-  echo "| of which the persons (start → persons committed) | $(get init_persons_s) s |"
+  if [ -n "$(get data_reused)" ]; then
+    echo "| data folder reused (BENCH_DATA), no generation | $PERSONS persons, $REQUESTS requests, database $(get db_size_mb) MB |"
+  else
+    echo "| vets init --demo: $PERSONS persons + $REQUESTS requests | $(get init_total_s) s (peak RSS $(get init_peak_rss_mb) MB), database $(get db_size_mb) MB |"
+    echo "| of which the persons (start → persons committed) | $(get init_persons_s) s |"
+  fi
   echo "| export of all persons, GET /persons/export.xlsx?full=1 (HTTP $(get export_status)) | $(get export_rows) rows in $(get export_s) s, $(get export_mb) MB; server VmRSS after it $(get rss_after_export_mb) MB (heap $(get rss_anon_after_export_mb) MB), VmHWM $(get hwm_after_export_mb) MB |"
   echo "| dashboard, one request, first after start (uncached) | $(get dashboard_cold_ms) ms (HTTP $(get dashboard_status)); warm median of 5: $(get dashboard_warm_ms) ms |"
-  echo "| server RSS at start / at rest after login and dashboard | $(get rss_start_mb) MB / $(get rss_rest_mb) MB |"
-  echo "| server RSS after the load runs / peak (VmHWM) | $(get rss_after_load_mb) MB / $(get hwm_after_load_mb) MB |"
-  echo "| of VmRSS: heap (RssAnon) + mapped database pages (RssFile), at rest / after load | $(get rss_anon_rest_mb) + $(get rss_file_rest_mb) MB / $(get rss_anon_after_load_mb) + $(get rss_file_after_load_mb) MB |"
-  echo "| Pss (a mapped page counted once, not once per connection), of which file, at rest / after load | $(get pss_rest_mb) MB ($(get pss_file_rest_mb)) / $(get pss_after_load_mb) MB ($(get pss_file_after_load_mb)) |"
+  echo "| server memory at start: VmRSS | $(get rss_start_mb) MB |"
+  echo "| at rest after login and 6 dashboards: VmRSS = heap (RssAnon) + mapped vets.db (RssFile); Pss | $(get rss_rest_mb) MB = $(get rss_anon_rest_mb) + $(get rss_file_rest_mb) MB; Pss $(get pss_rest_mb) MB |"
+  echo "| after the export and the GET runs (peak of the first server process): VmHWM; heap; Pss | $(get hwm_before_restart_mb) MB; $(get rss_anon_before_restart_mb) MB; $(get pss_before_restart_mb) MB |"
+  echo "| after POST /requests (server restarted after the dashboard run): VmRSS; heap; Pss | $(get rss_after_load_mb) MB; $(get rss_anon_after_load_mb) MB; $(get pss_after_load_mb) MB |"
   for n in $IMPORT_SIZES; do
     [ -n "$(get "import_$n.csv_s")" ] || continue
     echo "| import $n rows, CSV ($(get "import_$n.csv_mb") MB) | $(get "import_$n.csv_s") s, peak RSS $(get "import_$n.csv_rss_mb") MB, $(get "import_$n.csv_created") created |"
@@ -537,7 +564,8 @@ status() {   # VALUE OP LIMIT → met / missed / –
   echo
   echo "| target | figure | |"
   echo "|---|---|---|"
-  echo "| generator: 1 000 000 persons < 60 s | $(get init_persons_s) s for $PERSONS | $([ "$PERSONS" -ge 1000000 ] && status "$(get init_persons_s)" "<" 60 || echo "n/a") |"
+  [ -n "$(get data_reused)" ] ||
+    echo "| generator: 1 000 000 persons < 60 s | $(get init_persons_s) s for $PERSONS | $([ "$PERSONS" -ge 1000000 ] && status "$(get init_persons_s)" "<" 60 || echo "n/a") |"
   echo "| GET /persons/{id} ≥ 50 % of nginx req/s | $(get person_get_vs_nginx_pct) % | $(status "$(get person_get_vs_nginx_pct)" ">=" 50) |"
   echo "| GET /persons/{id} p99 < 10 ms at $CONNS connections | $(fmt "$(get person_get.p99_ms)" 2) ms | $(status "$(get person_get.p99_ms)" "<" 10) |"
   echo "| search by ID number p99 < 50 ms | $(fmt "$(get search_id.p99_ms)" 2) ms | $(status "$(get search_id.p99_ms)" "<" 50) |"
@@ -549,7 +577,8 @@ status() {   # VALUE OP LIMIT → met / missed / –
     peak=$(for n in $IMPORT_SIZES; do get "import_$n.csv_rss_mb"; get "import_$n.xlsx_rss_mb"; done | sort -n | tail -1)
     echo "| import peak RSS < 300 MB (any size, CSV and .xlsx) | $peak MB | $(status "$peak" "<" 300) |"
   fi
-  echo "| server RSS < 200 MB | VmHWM $(get hwm_after_load_mb) MB; after the load VmRSS $(get rss_after_load_mb) MB, Pss $(get pss_after_load_mb) MB, heap $(get rss_anon_after_load_mb) MB | $(status "$(get hwm_after_load_mb)" "<" 200) (VmHWM), $(status "$(get pss_after_load_mb)" "<" 200) (Pss) |"
+  pssmax=$(printf '%s\n%s\n%s\n' "$(get pss_rest_mb)" "$(get pss_before_restart_mb)" "$(get pss_after_load_mb)" | sort -n | tail -1)
+  echo "| server RSS < 200 MB | peak VmHWM $(get hwm_after_load_mb) MB, peak Pss $pssmax MB | $(status "$(get hwm_after_load_mb)" "<" 200) (VmHWM), $(status "$pssmax" "<" 200) (Pss) |"
 } > "$RES/summary.md"
 cat "$RES/summary.md"
 say "done: $RES/summary.md"
