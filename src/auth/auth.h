@@ -18,6 +18,9 @@ typedef struct user_ctx {
     char roles[96];                         /* comma-joined role codes, for audit rows */
     uint64_t perms;                         /* bit i = perm_table[i] */
     bool must_change;
+    bool must_change_flag;                  /* users.must_change_password (initial password) */
+    int64_t password_changed;               /* unix time; with the max age gives "expired" */
+    bool totp_enrolled;
     bool must_enrol_totp;                   /* a role that needs TOTP, not yet enrolled */
     char must_change_reason[24];            /* "initial" or "expired" */
     char csrf[33];
@@ -47,6 +50,12 @@ bool scope_contains(const user_ctx *u, const char *region_code);
 /* ---- settings (rows with defaults set by migration) ---- */
 int64_t setting_int(const char *key, int64_t dflt);
 char   *setting_text(arena *a, const char *key, const char *dflt);
+/* The same through a per-thread copy, for what every request reads (session
+ * limits, password age): a change made through the settings page applies at
+ * once on this node and within SETTINGS_TTL_MS on the others. */
+#define SETTINGS_TTL_MS 5000
+int64_t setting_int_cached(const char *key, int64_t dflt);
+char   *setting_text_cached(arena *a, const char *key, const char *dflt);
 
 /* ---- audit ---- */
 /* Writes one audit row in the caller's transaction (or its own). Detail is

@@ -186,6 +186,7 @@ static void change_password(req *r) {
                    "updated_at = ?, version = version + 1 WHERE id = ?");
     db_bind_text(s, 1, nh); db_bind_text(s, 2, ts); db_bind_text(s, 3, ts); db_bind_int(s, 4, u->id);
     int rc = db_step(s); db_reset(s);
+    db_cache_invalidate(d);   /* the cached user must not keep must_change */
     if (rc != DB_DONE || session_delete_user_others(u->id, u->token_hash) != 0 ||
         audit_event(r, "password.change", "user", u->username, "ok", NULL) != 0 || db_commit(d) != DB_OK) {
         db_rollback(d);

@@ -9,6 +9,7 @@
 #include "auth/totp.h"
 #include "base/crypto.h"
 #include "base/log.h"
+#include "base/tcache.h"
 #include "base/timeutil.h"
 #include "db/db.h"
 #include <stdio.h>
@@ -16,7 +17,9 @@
 
 #define COOKIE "vets_session"
 
-int user_load_ctx(int64_t id, user_ctx *u) {
+/* What the database says of user ID, without the flags derived from the
+ * clock and the settings: 0, -1 no such user, -2 deactivated. */
+static int user_load_raw(int64_t id, user_ctx *u) {
     db *d = db_thread();
     db_stmt *s = db_prep(d,
         "SELECT u.id, u.username, u.name, u.station_id, s.name, s.level, s.region_code, g.name, "
@@ -34,18 +37,13 @@ int user_load_ctx(int64_t id, user_ctx *u) {
     snprintf(u->station_level, sizeof u->station_level, "%s", db_col_text(s, 5));
     snprintf(u->region_code, sizeof u->region_code, "%s", db_col_text(s, 6));
     snprintf(u->region_name, sizeof u->region_name, "%s", db_col_text(s, 7));
-    bool must = db_col_int(s, 8) != 0;
-    int64_t changed = iso_parse(db_col_text(s, 9));
+    u->must_change_flag = db_col_int(s, 8) != 0;
+    u->password_changed = iso_parse(db_col_text(s, 9));
     bool active = db_col_int(s, 10) != 0;
-    bool no_totp = db_col_int(s, 11) != 0;
+    u->totp_enrolled = db_col_int(s, 11) == 0;
     db_reset(s);
     if (!active) return -2;
     region_scope(u->region_code, u->scope_lo, u->scope_hi);
-    int64_t max_age = setting_int("password.max_age_days", 90);
-    if (must) { u->must_change = true; strcpy(u->must_change_reason, "initial"); }
-    else if (max_age > 0 && changed > 0 && now_unix() - changed > max_age * 86400) {
-        u->must_change = true; strcpy(u->must_change_reason, "expired");
-    }
     s = db_prep(d, "SELECT ur.role_code, rp.perm FROM user_roles ur "
                    "LEFT JOIN role_perms rp ON rp.role_code = ur.role_code WHERE ur.user_id = ? "
                    "ORDER BY ur.role_code");
@@ -62,11 +60,52 @@ int user_load_ctx(int64_t id, user_ctx *u) {
         if (i >= 0) u->perms |= (uint64_t)1 << i;
     }
     db_reset(s);
-    if (no_totp) {
-        arena *a = arena_new(1024);
-        u->must_enrol_totp = totp_required_for(a, u);
-        arena_free(a);
+    return 0;
+}
+
+/* The flags that depend on the clock (password age) and on settings. */
+static void user_derive(arena *a, user_ctx *u) {
+    int64_t max_age = setting_int_cached("password.max_age_days", 90);
+    u->must_change = false;
+    u->must_change_reason[0] = 0;
+    if (u->must_change_flag) { u->must_change = true; strcpy(u->must_change_reason, "initial"); }
+    else if (max_age > 0 && u->password_changed > 0 && now_unix() - u->password_changed > max_age * 86400) {
+        u->must_change = true; strcpy(u->must_change_reason, "expired");
     }
+    u->must_enrol_totp = !u->totp_enrolled && totp_required_for(a, u);
+}
+
+int user_load_ctx(int64_t id, user_ctx *u) {
+    int rc = user_load_raw(id, u);
+    if (rc != 0) return rc;
+    arena *a = arena_new(1024);
+    user_derive(a, u);
+    arena_free(a);
+    return 0;
+}
+
+/* The user behind a session, on every request: three statements and a few
+ * settings, so kept in a per-thread copy. Any change to users, roles or
+ * stations on this node moves the generation (db_cache_invalidate) and
+ * reloads at once; a change on another node shows within the TTL. Sessions
+ * themselves are never cached: a logout or a deactivation (which deletes the
+ * sessions) takes effect on the next request everywhere. */
+#define USERS_TTL_MS 5000
+
+static int user_ctx_cached(arena *a, int64_t id, user_ctx *u) {
+    bool empty;
+    tcache *c = tcache_get(TCACHE_USERS, db_cache_gen(), USERS_TTL_MS, &empty);
+    char k[24]; snprintf(k, sizeof k, "%lld", (long long)id);
+    const void *v; size_t n;
+    if (tcache_find(c, k, &v, &n)) {
+        if (!v || n != sizeof *u) return -1;
+        memcpy(u, v, sizeof *u);
+    } else {
+        int rc = user_load_raw(id, u);
+        tcache_put(c, k, rc == 0 ? u : NULL, rc == 0 ? sizeof *u : 0);
+        if (rc != 0) return rc;
+    }
+    user_derive(a, u);
     return 0;
 }
 
@@ -85,8 +124,8 @@ static int session_resolve(req *r, user_ctx *u) {
     int64_t created = db_col_int(s, 2), seen = db_col_int(s, 3);
     db_reset(s);
     int64_t now = now_unix();
-    int64_t idle = setting_int("session.idle_minutes", 30) * 60;
-    int64_t absolute = setting_int("session.absolute_hours", 12) * 3600;
+    int64_t idle = setting_int_cached("session.idle_minutes", 30) * 60;
+    int64_t absolute = setting_int_cached("session.absolute_hours", 12) * 3600;
     if (now - seen > idle || now - created > absolute) {
         s = db_prep(d, "DELETE FROM sessions WHERE token_hash = ?");
         db_bind_text(s, 1, th);
@@ -98,7 +137,7 @@ static int session_resolve(req *r, user_ctx *u) {
         }
         return 2;
     }
-    if (user_load_ctx(uid, u) != 0) return 1;
+    if (user_ctx_cached(req_arena(r), uid, u) != 0) return 1;
     snprintf(u->csrf, sizeof u->csrf, "%s", csrf);
     snprintf(u->token_hash, sizeof u->token_hash, "%s", th);
     /* Touch at most every 30 s: one write per request would serialise readers. */

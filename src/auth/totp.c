@@ -66,7 +66,7 @@ static int64_t match_step(const char *secret, const char *code) {
 static const char *ctx_of(arena *a, int64_t uid) { return arena_printf(a, "users.totp|%lld", (long long)uid); }
 
 bool totp_required_for(arena *a, const user_ctx *u) {
-    char *roles = setting_text(a, "totp.required_roles", "");
+    char *roles = setting_text_cached(a, "totp.required_roles", "");
     char mine[96]; snprintf(mine, sizeof mine, "%s", u->roles);
     for (char *sv = NULL, *t = strtok_r(roles, ", ", &sv); t; t = strtok_r(NULL, ", ", &sv)) {
         char tmp[96]; snprintf(tmp, sizeof tmp, "%s", mine);
@@ -159,6 +159,7 @@ static void totp_confirm(req *r) {
     db_bind_text(s, 1, fc_seal(a, secret, ctx_of(a, u->id)));
     db_bind_int(s, 2, step); db_bind_int(s, 3, u->id);
     int rc = db_step(s); db_reset(s);
+    db_cache_invalidate(d);
     if (rc != DB_DONE || audit_event(r, "totp.enrol", "user", u->username, "ok", NULL) != 0 || db_commit(d) != DB_OK) {
         db_rollback(d); reply_error(r, 500, "internal", NULL, "启用动态口令失败"); return;
     }
@@ -180,6 +181,7 @@ static void totp_reset(req *r) {
     s = db_prep(d, "UPDATE users SET totp_secret = NULL, totp_pending = NULL, totp_last_step = NULL, version = version + 1 WHERE id = ?");
     db_bind_int(s, 1, id);
     int rc = db_step(s); db_reset(s);
+    db_cache_invalidate(d);
     char ids[24]; snprintf(ids, sizeof ids, "%lld", (long long)id);
     if (rc != DB_DONE || audit_event(r, "totp.reset", "user", ids, "ok", json_pack("{s:s}", "username", name)) != 0 || db_commit(d) != DB_OK) {
         db_rollback(d); reply_error(r, 500, "internal", NULL, "重置失败"); return;

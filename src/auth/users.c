@@ -55,6 +55,7 @@ int64_t user_create(const char *username, const char *name, int64_t station_id, 
     int rc = db_step(s);
     int64_t id = rc == DB_ROW ? db_col_int(s, 0) : -1;
     db_reset(s);
+    db_cache_invalidate(db_thread());
     if (id < 0) snprintf(err, errcap, rc == DB_CONSTRAINT ? "用户名已存在" : "创建用户失败");
     return id;
 }
@@ -91,6 +92,7 @@ int user_grant_role(int64_t uid, const char *role, char *err, unsigned errcap) {
     s = db_prep(d, "INSERT INTO user_roles(user_id, role_code) VALUES (?, ?) ON CONFLICT DO NOTHING");
     db_bind_int(s, 1, uid); db_bind_text(s, 2, role);
     int rc = db_step(s); db_reset(s);
+    db_cache_invalidate(d);
     if (rc != DB_DONE) { snprintf(err, errcap, "分配角色失败"); return -1; }
     return 0;
 }
@@ -260,6 +262,7 @@ static void users_patch(req *r) {
     if (active) db_bind_int(s, 4, json_is_true(active)); else db_bind_null(s, 4);
     db_bind_text(s, 5, ts); db_bind_int(s, 6, id); db_bind_int(s, 7, json_integer_value(ver));
     int rc = db_step(s); db_reset(s);
+    db_cache_invalidate(d);
     if (rc != DB_DONE) { db_rollback(d); json_decref(cur); reply_error(r, 500, "internal", NULL, "保存失败"); return; }
     if (db_changes(d) == 0) {
         db_rollback(d); json_decref(cur);
@@ -296,6 +299,7 @@ static void users_reset_password(req *r) {
                             "version = version + 1, updated_at = ? WHERE id = ?");
     db_bind_text(s, 1, h); db_bind_text(s, 2, ts); db_bind_text(s, 3, ts); db_bind_int(s, 4, id);
     int rc = db_step(s); db_reset(s);
+    db_cache_invalidate(d);
     session_delete_user_others(id, NULL);
     char ids[24]; snprintf(ids, sizeof ids, "%lld", (long long)id);
     if (rc != DB_DONE || audit_event(r, "user.reset_password", "user", ids, "ok", NULL) != 0 || db_commit(d) != DB_OK) {
@@ -339,6 +343,7 @@ static void users_set_roles(req *r) {
     db_begin(d);
     db_stmt *s = db_prep(d, "DELETE FROM user_roles WHERE user_id = ?");
     db_bind_int(s, 1, id); db_step(s); db_reset(s);
+    db_cache_invalidate(d);
     size_t i; json_t *v;
     char err[200];
     json_array_foreach(roles, i, v) {
@@ -440,6 +445,7 @@ static void settings_patch(req *r) {
         s = db_prep(d, "UPDATE settings SET value = ?, updated_at = ?, updated_by = ? WHERE key = ?");
         db_bind_text(s, 1, val); db_bind_text(s, 2, ts); db_bind_text(s, 3, me->username); db_bind_text(s, 4, k);
         db_step(s); db_reset(s);
+        db_cache_invalidate(d);
         json_object_set_new(before, k, json_string(old));
         json_object_set_new(after, k, json_string(val));
     }

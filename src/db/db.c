@@ -5,6 +5,7 @@
 #include "db/db_impl.h"
 #include "base/log.h"
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@ static int configured;
 static char selected[1024];
 static int have_selected;
 static __thread db *thread_db;
+static _Atomic uint64_t cache_gen = 1;   /* see db_cache_gen */
 /* The same pointer under a key whose destructor closes a thread's connection
  * when the thread ends (the HTTP server's workers end at shutdown): SQLite
  * gets its last checkpoint, PostgreSQL a clean disconnect, nothing leaks. */
@@ -130,12 +132,21 @@ int db_commit(db *d) {
     if (--d->tx_depth > 0) return DB_OK;
     int rc = d->ops->commit(d);
     if (rc != DB_OK) db_rollback(d);
+    else if (d->cache_dirty) { d->cache_dirty = false; atomic_fetch_add(&cache_gen, 1); }
     return rc;
 }
 
 void db_rollback(db *d) {
     d->tx_depth = 0;
+    d->cache_dirty = false;
     d->ops->rollback(d);
+}
+
+uint64_t db_cache_gen(void) { return atomic_load(&cache_gen); }
+
+void db_cache_invalidate(db *d) {
+    if (d && d->tx_depth > 0) d->cache_dirty = true;
+    else atomic_fetch_add(&cache_gen, 1);
 }
 
 bool db_in_tx(db *d) { return d->tx_depth > 0; }

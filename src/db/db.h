@@ -71,6 +71,16 @@ int  db_commit(db *d);
 void db_rollback(db *d);
 bool db_in_tx(db *d);
 
+/* The generation of rarely written shared data (code and region names, the
+ * user behind a session, a few settings). Per-thread caches of it keep their
+ * copy stamped with this number and reload when it has moved on, or after a
+ * few seconds at most (so that what another node wrote is seen soon). A
+ * module that writes such data calls db_cache_invalidate(D) after the write:
+ * inside a transaction the generation moves when the transaction commits (a
+ * reload in between would still read the old rows), outside one at once. */
+uint64_t db_cache_gen(void);
+void db_cache_invalidate(db *d);
+
 /* Helpers for the common shapes. */
 int64_t db_query_int(db *d, const char *sql, const char *arg, int64_t dflt);
 

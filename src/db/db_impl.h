@@ -12,6 +12,7 @@ struct db_ops;
 struct db {
     const struct db_ops *ops;
     int tx_depth;                 /* db_begin nesting: the outermost begins and commits */
+    bool cache_dirty;             /* cached shared data written in this transaction */
 };
 
 /* Every backend's statement struct starts with this. */

@@ -34,6 +34,7 @@ int demo_villages(const char *ref, char *err, unsigned errcap) {
         db_bind_text(s, 1, c[icode]); db_bind_text(s, 2, c[iname]); db_bind_text(s, 3, c[iparent]);
         db_bind_text(s, 4, "演示数据（非官方区划）");
         db_step(s); db_reset(s);
+        db_cache_invalidate(d);
         if (station_ensure(c[icode]) < 0) { snprintf(err, errcap, "创建村社区服务站失败：%s", c[icode]); rc = -2; break; }
         count++;
     }

@@ -44,6 +44,7 @@ static int load_regions(const char *path, char *err, unsigned errcap) {
         db_bind_text(s, 4, CELL(ip)); db_bind_text(s, 5, CELL(iv)); db_bind_text(s, 6, CELL(io));
         #undef CELL
         int r2 = db_step(s); db_reset(s);
+        db_cache_invalidate(d);
         if (r2 != DB_DONE) { snprintf(err, errcap, "%s 第 %d 行：区划写入失败", path, row); rc = -2; break; }
         count++;
     }
@@ -82,6 +83,7 @@ static int load_codes(const char *path, const char *tbl, char *err, unsigned err
         db_bind_text(s, 1, tbl); db_bind_text(s, 2, cells[0]); db_bind_text(s, 3, named ? cells[1] : cells[0]);
         db_bind_text(s, 4, ex); db_bind_int(s, 5, row);
         int r2 = db_step(s); db_reset(s);
+        db_cache_invalidate(d);
         free(ex);
         if (r2 != DB_DONE) { snprintf(err, errcap, "%s 第 %d 行：代码写入失败", path, row); rc = -2; break; }
         count++;

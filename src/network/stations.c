@@ -6,6 +6,7 @@
 #include "network/network.h"
 #include "auth/auth.h"
 #include "base/timeutil.h"
+#include "base/tcache.h"
 #include "db/db.h"
 #include <stdio.h>
 #include <string.h>
@@ -90,39 +91,63 @@ const char *home_county(void) {
     return county;
 }
 
-const char *region_name(arena *a, const char *code) {
-    db_stmt *s = db_prep(db_thread(), "SELECT name FROM regions WHERE code = ?");
-    db_bind_text(s, 1, code);
-    const char *n = db_step(s) == DB_ROW ? arena_strdup(a, db_col_text(s, 0)) : NULL;
+/* Code and region names are read on every view and list: a per-thread copy
+ * of both tables (a few hundred rows), reloaded after a write on this node
+ * or within 10 s of one on another. Keys: "table\x1fcode", "\x1fregion\x1fcode". */
+#define REFNAMES_TTL_MS 10000
+
+static tcache *refnames(void) {
+    bool empty;
+    tcache *c = tcache_get(TCACHE_REFNAMES, db_cache_gen(), REFNAMES_TTL_MS, &empty);
+    if (!empty) return c;
+    char k[160];
+    db_stmt *s = db_prep(db_thread(), "SELECT tbl, code, name FROM codes ORDER BY tbl, sort, code");
+    while (db_step(s) == DB_ROW) {
+        snprintf(k, sizeof k, "%s\x1f%s", db_col_text(s, 0), db_col_text(s, 1));
+        tcache_put_str(c, k, db_col_text(s, 2));
+        /* name → code, for imports that give names; the first of equal names wins */
+        snprintf(k, sizeof k, "\x1e%s\x1f%s", db_col_text(s, 0), db_col_text(s, 2));
+        const void *v;
+        if (!tcache_find(c, k, &v, NULL)) tcache_put_str(c, k, db_col_text(s, 1));
+    }
     db_reset(s);
-    return n;
+    s = db_prep(db_thread(), "SELECT code, name FROM regions");
+    while (db_step(s) == DB_ROW) {
+        snprintf(k, sizeof k, "\x1fregion\x1f%s", db_col_text(s, 0));
+        tcache_put_str(c, k, db_col_text(s, 1));
+    }
+    db_reset(s);
+    tcache_put_str(c, "\x1f", "");   /* never empty once loaded, even with no rows */
+    return c;
 }
 
-const char *code_name(arena *a, const char *table, const char *code) {
+static const char *refname(arena *a, const char *table, const char *code) {
     if (!code) return NULL;
-    db_stmt *s = db_prep(db_thread(), "SELECT name FROM codes WHERE tbl = ? AND code = ?");
-    db_bind_text(s, 1, table); db_bind_text(s, 2, code);
-    const char *n = db_step(s) == DB_ROW ? arena_strdup(a, db_col_text(s, 0)) : NULL;
-    db_reset(s);
-    return n;
+    char k[160];
+    if (snprintf(k, sizeof k, "%s\x1f%s", table, code) >= (int)sizeof k) return NULL;
+    const void *v;
+    return tcache_find(refnames(), k, &v, NULL) && v ? arena_strdup(a, v) : NULL;
 }
+
+const char *region_name(arena *a, const char *code) { return refname(a, "\x1fregion", code); }
+
+const char *code_name(arena *a, const char *table, const char *code) { return refname(a, table, code); }
 
 bool code_exists(const char *table, const char *code) {
-    db_stmt *s = db_prep(db_thread(), "SELECT 1 FROM codes WHERE tbl = ? AND code = ?");
-    db_bind_text(s, 1, table); db_bind_text(s, 2, code);
-    bool ok = db_step(s) == DB_ROW;
-    db_reset(s);
-    return ok;
+    if (!code) return false;
+    char k[160];
+    if (snprintf(k, sizeof k, "%s\x1f%s", table, code) >= (int)sizeof k) return false;
+    const void *v;
+    return tcache_find(refnames(), k, &v, NULL);
 }
 
 const char *code_by_name(arena *a, const char *table, const char *name) {
     if (!name || !*name) return NULL;
-    db_stmt *s = db_prep(db_thread(), "SELECT code FROM codes WHERE tbl = ? AND (name = ? OR code = ?) "
-                                      "ORDER BY CASE WHEN name = ? THEN 0 ELSE 1 END LIMIT 1");
-    db_bind_text(s, 1, table); db_bind_text(s, 2, name); db_bind_text(s, 3, name); db_bind_text(s, 4, name);
-    const char *c = db_step(s) == DB_ROW ? arena_strdup(a, db_col_text(s, 0)) : NULL;
-    db_reset(s);
-    return c;
+    char k[160];
+    if (snprintf(k, sizeof k, "\x1e%s\x1f%s", table, name) >= (int)sizeof k) return NULL;
+    const void *v;
+    if (tcache_find(refnames(), k, &v, NULL) && v) return arena_strdup(a, v);   /* by name first */
+    return code_exists(table, name) ? arena_strdup(a, name) : NULL;             /* else the code itself */
 }
 
 /* ---- JSON of a station ---- */
@@ -224,6 +249,7 @@ static void stations_create(req *r) {
         s = db_prep(d, "UPDATE stations SET name = ? WHERE id = ?");
         db_bind_text(s, 1, name); db_bind_int(s, 2, id); db_step(s); db_reset(s);
     }
+    db_cache_invalidate(d);
     char ids[24]; snprintf(ids, sizeof ids, "%lld", (long long)id);
     if (audit_event(r, "station.create", "station", ids, "ok", json_pack("{s:{s:s}}", "after", "region_code", rc)) != 0 ||
         db_commit(d) != DB_OK) {
@@ -279,6 +305,7 @@ static void stations_patch(req *r) {
     if (staff && json_is_integer(staff)) db_bind_int(s, 6, json_integer_value(staff)); else db_bind_null(s, 6);
     db_bind_text(s, 7, ts); db_bind_int(s, 8, id); db_bind_int(s, 9, json_integer_value(ver));
     int rc = db_step(s); db_reset(s);
+    db_cache_invalidate(d);
     if (rc != DB_DONE || db_changes(d) == 0) {
         db_rollback(d);
         if (rc == DB_DONE) reply_error(r, 409, "version_conflict", "version", "该服务站已被他人修改，请刷新后重试");

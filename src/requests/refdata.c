@@ -248,6 +248,7 @@ int requests_refdata_load(const char *ref, char *err, unsigned errcap) {
         rc = db_exec(d, "INSERT INTO codes(tbl, code, name, sort) SELECT o.tbl, o.code, o.name, "
                         "1000 + (SELECT COUNT(*) FROM codes c WHERE c.tbl = o.tbl) FROM code_overrides o WHERE true "
                         "ON CONFLICT(tbl, code) DO UPDATE SET name = excluded.name") == DB_OK ? 0 : -1;
+        db_cache_invalidate(d);
         if (rc) snprintf(err, errcap, "恢复代码表修改失败");
     }
     arena_free(a);
@@ -532,6 +533,7 @@ void request_category_put(req *r) {
     db_bind_text(s, 1, code); db_bind_text(s, 2, name);
     int rc1 = db_step(s);
     db_reset(s);
+    db_cache_invalidate(d);
     s = db_prep(d, "INSERT INTO code_overrides(tbl, code, name, updated_at, updated_by) VALUES ('request_category', ?,?,?,?) "
                    "ON CONFLICT(tbl, code) DO UPDATE SET name = excluded.name, updated_at = excluded.updated_at, "
                    "updated_by = excluded.updated_by");
