@@ -3,7 +3,9 @@
  * PostgreSQL runs the same numbered migrations: each SQLite file is translated
  * (pg_sql.h: column types, identity keys, triggers) and followed, in the same
  * transaction and under the same version, by src/db/migrations_pg/NNNN_*.sql
- * when that exists (what only PostgreSQL needs). One migration list, one
+ * when that exists (what only PostgreSQL needs); SQLite likewise runs
+ * src/db/migrations_sqlite/NNNN_*.sql after its own (triggers with bodies,
+ * which the translation does not attempt). One migration list, one
  * version number on both databases, so `vets migrate-db` can check that a
  * copy goes between equal schemas, and a migration written for SQLite is
  * never forgotten on PostgreSQL.
@@ -22,6 +24,7 @@
 #include <string.h>
 
 extern const struct migration vets_migrations_pg[];
+extern const struct migration vets_migrations_sqlite[];
 
 static bool is_pg(db *d) { return d->ops == &db_pg_ops; }
 
@@ -57,10 +60,9 @@ int migrate_current(db *d) {
 
 /* The text to run for M on D's database (malloc), or NULL with ERR set. */
 static char *migration_sql(db *d, const struct migration *m, char *err, unsigned errcap) {
-    if (!is_pg(d)) return strdup(m->sql);
-    char *t = pg_translate_ddl(m->sql, err, errcap);
+    char *t = is_pg(d) ? pg_translate_ddl(m->sql, err, errcap) : strdup(m->sql);
     if (!t) return NULL;
-    for (const struct migration *x = vets_migrations_pg; x->sql; x++) {
+    for (const struct migration *x = is_pg(d) ? vets_migrations_pg : vets_migrations_sqlite; x->sql; x++) {
         if (x->version != m->version) continue;
         size_t a = strlen(t), b = strlen(x->sql);
         char *both = realloc(t, a + b + 3);

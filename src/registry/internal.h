@@ -5,6 +5,7 @@
 #include "db/db.h"
 
 /* List filters decoded from the query string; the export uses the same. */
+/* A new filter field must also be added to tally_counts() in persons.c. */
 struct pfilter {
     const char *lo, *hi;          /* region range: jurisdiction ∩ region filter */
     const char *id_exact, *tail4, *tail5, *tail6, *gram, *like, *py_lo, *py_hi;

@@ -156,6 +156,11 @@ int person_filter_bind(db_stmt *s, const struct pfilter *f) {
     return k;
 }
 
+/* True when the filter is one the tallies count (migration 0005). */
+static bool tally_counts(const struct pfilter *f) {
+    return !f->id_exact && !f->tail4 && !f->tail5 && !f->tail6 && !f->gram && !f->like && !f->py_lo && !f->category;
+}
+
 #define LIST_COLS "SELECT p.id, p.name, p.id_masked, p.sex, p.birth_date, p.region_code, p.status, p.phone, " \
                   "p.missing_count, p.updated_at, p.discharge_date, p.version"
 
@@ -168,11 +173,26 @@ static void persons_list(req *r) {
     int64_t total = 0;
     if (!f.empty) {
         db *d = db_thread();
-        db_stmt *s = db_prep(d, person_filter_sql(a, &f, "SELECT COUNT(*)", NULL));
-        person_filter_bind(s, &f);
+        db_stmt *s;
+        if (tally_counts(&f)) {
+            /* Only region, status and completeness: the tallies have the total
+             * (a town is 100 000 persons; counting them costs 10–40 ms). */
+            s = db_prep(d, db_intern(arena_printf(a, "SELECT SUM(n) FROM person_tally WHERE region_code BETWEEN ? AND ?%s%s",
+                                                  f.status ? " AND status = ?" : "",
+                                                  f.complete == 1 ? " AND complete = 1" : f.complete == 0 ? " AND complete = 0" : "")));
+            db_bind_text(s, 1, f.lo); db_bind_text(s, 2, f.hi);
+            if (f.status) db_bind_text(s, 3, f.status);
+        } else {
+            s = db_prep(d, person_filter_sql(a, &f, "SELECT COUNT(*)", NULL));
+            person_filter_bind(s, &f);
+        }
         total = db_step(s) == DB_ROW ? db_col_int(s, 0) : 0;
         db_reset(s);
-        s = db_prep(d, person_filter_sql(a, &f, LIST_COLS, arena_printf(a, "ORDER BY %s LIMIT ? OFFSET ?", f.order)));
+        /* The page's ids first, from the indexes alone, then their rows: sorting
+         * whole rows would read every row of the range (a town: 100 000 rows)
+         * to keep 20 of them. */
+        const char *ids = person_filter_sql(a, &f, "SELECT p.id", arena_printf(a, "ORDER BY %s LIMIT ? OFFSET ?", f.order));
+        s = db_prep(d, db_intern(arena_printf(a, LIST_COLS " FROM persons p WHERE p.id IN (%s) ORDER BY %s", ids, f.order)));
         int k = person_filter_bind(s, &f);
         db_bind_int(s, k++, size); db_bind_int(s, k++, (page - 1) * size);
         while (db_step(s) == DB_ROW) {
