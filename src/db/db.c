@@ -16,6 +16,7 @@ static char selected[1024];
 static int have_selected;
 static __thread db *thread_db;
 static _Atomic uint64_t cache_gen = 1;   /* see db_cache_gen */
+static _Atomic uint64_t tx_counter;      /* see db_tx_id */
 /* The same pointer under a key whose destructor closes a thread's connection
  * when the thread ends (the HTTP server's workers end at shutdown): SQLite
  * gets its last checkpoint, PostgreSQL a clean disconnect, nothing leaks. */
@@ -122,6 +123,7 @@ int db_exec(db *d, const char *sql) { return d->ops->exec(d, sql); }
 
 int db_begin(db *d) {
     if (d->tx_depth++ > 0) return DB_OK;   /* nested: joins the outer transaction */
+    d->tx_seq = atomic_fetch_add(&tx_counter, 1) + 1;   /* unique in the process, not only on D */
     int rc = d->ops->begin(d);
     if (rc != DB_OK) d->tx_depth = 0;
     return rc;
@@ -150,6 +152,8 @@ void db_cache_invalidate(db *d) {
 }
 
 bool db_in_tx(db *d) { return d->tx_depth > 0; }
+
+uint64_t db_tx_id(db *d) { return d->tx_depth > 0 ? d->tx_seq : 0; }
 
 int64_t db_query_int(db *d, const char *sql, const char *arg, int64_t dflt) {
     db_stmt *s = db_prep(d, sql);

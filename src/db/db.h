@@ -70,6 +70,9 @@ int  db_begin(db *d);
 int  db_commit(db *d);
 void db_rollback(db *d);
 bool db_in_tx(db *d);
+/* A number for D's current outermost transaction, unique on D (0 outside
+ * one): lets a caller remember something for the rest of a transaction. */
+uint64_t db_tx_id(db *d);
 
 /* The generation of rarely written shared data (code and region names, the
  * user behind a session, a few settings). Per-thread caches of it keep their

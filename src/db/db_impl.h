@@ -13,6 +13,7 @@ struct db {
     const struct db_ops *ops;
     int tx_depth;                 /* db_begin nesting: the outermost begins and commits */
     bool cache_dirty;             /* cached shared data written in this transaction */
+    uint64_t tx_seq;              /* the current outermost transaction: see db_tx_id */
 };
 
 /* Every backend's statement struct starts with this. */
