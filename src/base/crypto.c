@@ -5,7 +5,9 @@
 #include <openssl/hmac.h>
 #include <openssl/params.h>
 #include <sodium.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Algorithms are fetched once: an OpenSSL 3 fetch walks the provider tables
@@ -50,15 +52,57 @@ static void digest_hex(EVP_MD *m, const void *data, size_t n, char out[65]) {
 void sm3_hex(const void *data, size_t n, char out[65]) { digest_hex(md_sm3, data, n, out); }
 void sha256_hex(const void *data, size_t n, char out[65]) { digest_hex(md_sha256, data, n, out); }
 
+/* HMAC contexts keyed once per thread and key: the blind indexes and the
+ * seals' MACs use two or three keys millions of times (an import, a view),
+ * and keying a context parses its parameters and fetches SM3 each time.
+ * OpenSSL 3 re-initialises an HMAC context with its previous key when
+ * EVP_MAC_init is given none. */
+#define HMAC_SLOTS 8
+struct hmac_slot { unsigned char key[64]; size_t klen; EVP_MAC_CTX *c; };
+static pthread_key_t hmac_key;
+static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
+
+static void hmac_free(void *p) {
+    struct hmac_slot *t = p;
+    for (int i = 0; i < HMAC_SLOTS; i++) { EVP_MAC_CTX_free(t[i].c); sodium_memzero(t[i].key, sizeof t[i].key); }
+    free(t);
+}
+static void hmac_make_key(void) { pthread_key_create(&hmac_key, hmac_free); }
+
+static EVP_MAC_CTX *hmac_ctx(const void *key, size_t klen) {
+    if (klen > 64 || !mac_hmac) return NULL;
+    pthread_once(&hmac_once, hmac_make_key);
+    struct hmac_slot *t = pthread_getspecific(hmac_key);
+    if (!t) {
+        if (!(t = calloc(HMAC_SLOTS, sizeof *t))) return NULL;
+        pthread_setspecific(hmac_key, t);
+    }
+    int free_slot = -1;
+    for (int i = 0; i < HMAC_SLOTS; i++) {
+        if (t[i].c && t[i].klen == klen && memcmp(t[i].key, key, klen) == 0)
+            return EVP_MAC_init(t[i].c, NULL, 0, NULL) ? t[i].c : NULL;
+        if (!t[i].c && free_slot < 0) free_slot = i;
+    }
+    if (free_slot < 0) {   /* all taken (keys rotated many times): start over */
+        for (int i = 0; i < HMAC_SLOTS; i++) { EVP_MAC_CTX_free(t[i].c); t[i].c = NULL; }
+        free_slot = 0;
+    }
+    struct hmac_slot *sl = &t[free_slot];
+    OSSL_PARAM params[2] = {OSSL_PARAM_construct_utf8_string("digest", (char *)"SM3", 0), OSSL_PARAM_construct_end()};
+    sl->c = EVP_MAC_CTX_new(mac_hmac);
+    if (!sl->c || !EVP_MAC_init(sl->c, key, klen, params)) { EVP_MAC_CTX_free(sl->c); sl->c = NULL; return NULL; }
+    memcpy(sl->key, key, klen);
+    sl->klen = klen;
+    return sl->c;
+}
+
 void hmac_sm3_hex(const void *key, size_t klen, const void *data, size_t n, char out[65]) {
     unsigned char md[EVP_MAX_MD_SIZE]; size_t len = 0;
-    OSSL_PARAM params[2] = {OSSL_PARAM_construct_utf8_string("digest", (char *)"SM3", 0), OSSL_PARAM_construct_end()};
-    EVP_MAC_CTX *c = mac_hmac ? EVP_MAC_CTX_new(mac_hmac) : NULL;
-    if (!c || !EVP_MAC_init(c, key, klen, params) || !EVP_MAC_update(c, data, n) || !EVP_MAC_final(c, md, &len, sizeof md)) {
+    EVP_MAC_CTX *c = hmac_ctx(key, klen);
+    if (!c || !EVP_MAC_update(c, data, n) || !EVP_MAC_final(c, md, &len, sizeof md)) {
         fprintf(stderr, "crypto: HMAC-SM3 unavailable\n");
         abort();
     }
-    EVP_MAC_CTX_free(c);
     hex_encode(md, len > 32 ? 32 : len, out);
 }
 

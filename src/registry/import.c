@@ -334,7 +334,8 @@ static void import_row(struct import_ctx *c, arena *a, const char *const *cells,
             c->fatal = "写入优抚类别失败"; return;
         }
     }
-    if (ncat) person_refresh_completeness(pid);
+    /* The values just stored are at hand: no need to read and unseal them again. */
+    if (ncat) person_set_completeness(a, pid, &in);
 }
 
 /* Reads the whole file through import_row. Returns NULL or a Chinese message. */

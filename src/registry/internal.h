@@ -42,6 +42,9 @@ char *person_unseal(arena *a, const struct pfield *f, const char *sealed, const 
 /* The first sealed field of OLD that did not open and that IN does not
  * replace (IN may be NULL: any), or NULL when all is well. */
 const struct pfield *person_broken(const struct pvals *old, const struct pvals *in);
+/* Stores the completeness of person ID from STORED, the values just written
+ * (its categories are read): person_refresh_completeness without reloading. */
+void person_set_completeness(arena *a, int64_t id, const struct pvals *stored);
 /* Chinese message for a sealed value that fails its check. */
 #define SEAL_BROKEN_MSG "加密数据校验失败：该档案的%s无法解密（数据被篡改或密钥不符），请联系系统管理员"
 #endif

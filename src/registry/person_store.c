@@ -350,21 +350,24 @@ int64_t person_insert_bulk(arena *a, const struct pvals *v, bool has_cat, bool f
     db_bind_text(s, k++, ts); db_bind_text(s, k++, ts); db_bind_text(s, k++, by); db_bind_text(s, k++, by);
     int64_t id = db_step(s) == DB_ROW ? db_col_int(s, 0) : -1;
     db_reset(s);
-    if (id > 0) grams_put(id, name);
+    /* A new person has no grams yet: no DELETE (an index probe per row). */
+    if (id > 0) grams_insert(db_thread(), id, name);
     return id;
+}
+
+void person_set_completeness(arena *a, int64_t id, const struct pvals *stored) {
+    int n = 0;
+    const char *m = missing_of(a, stored, id, &n);
+    db_stmt *s = db_prep(db_thread(), "UPDATE persons SET missing_count = ?, missing_fields = ? WHERE id = ?");
+    db_bind_int(s, 1, n); db_bind_text(s, 2, m); db_bind_int(s, 3, id);
+    db_step(s); db_reset(s);
 }
 
 void person_refresh_completeness(int64_t id) {
     arena *a = arena_new(4096);
     struct pvals v;
     /* A sealed value that does not open would count as missing: leave it. */
-    if (person_load_vals(a, NULL, id, &v, NULL) && !person_broken(&v, NULL)) {
-        int n = 0;
-        const char *m = missing_of(a, &v, id, &n);
-        db_stmt *s = db_prep(db_thread(), "UPDATE persons SET missing_count = ?, missing_fields = ? WHERE id = ?");
-        db_bind_int(s, 1, n); db_bind_text(s, 2, m); db_bind_int(s, 3, id);
-        db_step(s); db_reset(s);
-    }
+    if (person_load_vals(a, NULL, id, &v, NULL) && !person_broken(&v, NULL)) person_set_completeness(a, id, &v);
     arena_free(a);
 }
 
