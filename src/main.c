@@ -262,6 +262,9 @@ static void usage_serve(void) {
            "  --port-file FILE    启动后把实际端口写入 FILE（测试用）\n"
            "  --max-inflight N    同时处理的请求数上限，超出时答 503 + Retry-After（默认 256）\n"
            "  --conn-timeout S    连接静默超时和请求头的接收时限，秒（默认 30；请求内容另加每 500 字节 1 秒）\n"
+           "  --trusted-proxy A   反向代理的地址或网段（如 10.0.0.5、10.0.0.0/24；可重复，可用逗号分隔）：\n"
+           "                      来自这些地址的请求按代理转发的请求头取客户端地址，其他来源忽略该请求头\n"
+           "  --real-ip-header H  代理转发客户端地址的请求头：X-Forwarded-For（默认）或 X-Real-IP\n"
            "  --test-clock        允许测试通过 /api/v1/test/clock 拨快时钟（仅供测试）\n", default_web());
 }
 
@@ -328,7 +331,8 @@ static int cmd_serve(int argc, char **argv) {
     static struct option opts[] = {{"data", 1, 0, 'd'}, {"listen", 1, 0, 'l'}, {"threads", 1, 0, 't'},
                                    {"web", 1, 0, 'w'}, {"ref", 1, 0, 'r'}, {"port-file", 1, 0, 'P'},
                                    {"test-clock", 0, 0, 'T'}, {"max-inflight", 1, 0, 'M'},
-                                   {"conn-timeout", 1, 0, 'C'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+                                   {"conn-timeout", 1, 0, 'C'}, {"trusted-proxy", 1, 0, 'X'},
+                                   {"real-ip-header", 1, 0, 'R'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "d:l:h", opts, NULL)) != -1) {
         switch (c) {
@@ -341,6 +345,18 @@ static int cmd_serve(int argc, char **argv) {
         case 'r': ref = optarg; break;
         case 'P': port_file = optarg; break;
         case 'T': test_clock = 1; break;
+        case 'X':
+            if (http_trust_proxy(optarg) != 0) {
+                fprintf(stderr, "--trusted-proxy 无效：%s（应为 IP 地址或“地址/前缀长度”，多个用逗号分隔）\n", optarg);
+                return 2;
+            }
+            break;
+        case 'R':
+            if (http_set_real_ip_header(optarg) != 0) {
+                fprintf(stderr, "--real-ip-header 只能是 X-Forwarded-For 或 X-Real-IP\n");
+                return 2;
+            }
+            break;
         case 'h': usage_serve(); return 0;
         default: usage_serve(); return 2;
         }

@@ -53,10 +53,10 @@ static void login(req *r) {
     user_ctx anon = {0};
     snprintf(anon.username, sizeof anon.username, "%s", username);
 
-    db_stmt *s = db_prep(d, "SELECT failures, locked_until FROM login_failures WHERE username = ?");
+    db_stmt *s = db_prep(d, "SELECT locked_until FROM login_failures WHERE username = ?");
     db_bind_text(s, 1, username);
-    int64_t failures = 0, locked_until = 0;
-    if (db_step(s) == DB_ROW) { failures = db_col_int(s, 0); locked_until = db_col_int(s, 1); }
+    int64_t locked_until = 0;
+    if (db_step(s) == DB_ROW) locked_until = db_col_int(s, 0);
     db_reset(s);
     if (locked_until > now) {
         password_verify(dummy_hash, password);   /* same time as a real check */
@@ -94,17 +94,50 @@ static void login(req *r) {
         }
     }
     if (!ok) {
-        if (locked_until && locked_until <= now) failures = 0;   /* a served lock starts a new count */
-        failures++;
-        bool lock = failures >= max_fail;
+        /* Counted in one statement, so that failures arriving together (on
+         * several threads or nodes) are each counted: the row is locked from
+         * the upsert to the commit, and the next failure counts on from what
+         * this one wrote. A served lock (locked_until in the past) starts a new
+         * count; reaching the limit stores the lock with the count. A lock
+         * taken meanwhile by another attempt updates nothing and returns no
+         * row: that attempt answers as locked, counting nothing. */
         if (db_begin(d) != DB_OK) { reply_error(r, 503, "busy", NULL, "服务器繁忙，请稍后重试"); return; }
-        s = db_prep(d, "INSERT INTO login_failures(username, failures, locked_until) VALUES (?,?,?) "
-                       "ON CONFLICT(username) DO UPDATE SET failures = excluded.failures, "
-                       "locked_until = excluded.locked_until");
+        s = db_prep(d, "INSERT INTO login_failures(username, failures, locked_until) "
+                       "VALUES (?1, 1, CASE WHEN 1 >= CAST(?3 AS INTEGER) THEN CAST(?4 AS INTEGER) ELSE 0 END) "
+                       "ON CONFLICT(username) DO UPDATE SET "
+                       "failures = CASE WHEN login_failures.locked_until > 0 THEN 1 ELSE login_failures.failures + 1 END, "
+                       "locked_until = CASE WHEN (CASE WHEN login_failures.locked_until > 0 THEN 1 "
+                       "ELSE login_failures.failures + 1 END) >= CAST(?3 AS INTEGER) THEN CAST(?4 AS INTEGER) ELSE 0 END "
+                       "WHERE login_failures.locked_until <= CAST(?2 AS INTEGER) "
+                       "RETURNING failures, locked_until");
         db_bind_text(s, 1, username);
-        db_bind_int(s, 2, lock ? 0 : failures);
-        db_bind_int(s, 3, lock ? now + lock_min * 60 : 0);
-        db_step(s); db_reset(s);
+        db_bind_int(s, 2, now);
+        db_bind_int(s, 3, max_fail);
+        db_bind_int(s, 4, now + lock_min * 60);
+        int rc = db_step(s);
+        int64_t failures = 0;
+        locked_until = 0;
+        if (rc == DB_ROW) { failures = db_col_int(s, 0); locked_until = db_col_int(s, 1); }
+        db_reset(s);
+        if (rc != DB_ROW && rc != DB_DONE) {
+            db_rollback(d);
+            reply_error(r, 503, "busy", NULL, "服务器繁忙，请稍后重试");
+            return;
+        }
+        if (rc == DB_DONE) {
+            /* Locked by a concurrent attempt since the check above. */
+            s = db_prep(d, "SELECT locked_until FROM login_failures WHERE username = ?");
+            db_bind_text(s, 1, username);
+            locked_until = db_step(s) == DB_ROW ? db_col_int(s, 0) : now + lock_min * 60;
+            db_reset(s);
+            audit_event_as(&anon, req_id(r), req_ip(r), "login.locked", "user", username, "denied", NULL);
+            db_commit(d);
+            int mins = (int)((locked_until - now + 59) / 60);
+            reply_error(r, 401, "account_locked", NULL, "登录失败次数过多，账户已锁定，请 %d 分钟后再试",
+                        mins > 0 ? mins : 1);
+            return;
+        }
+        bool lock = locked_until > 0;
         audit_event_as(&anon, req_id(r), req_ip(r), "login.failed", "user", username, "failed",
                      json_pack("{s:I}", "failures", (json_int_t)failures));
         if (lock)

@@ -106,6 +106,11 @@ void db_thread_close(void) {
 }
 
 db_stmt *db_prep(db *d, const char *sql) { return d->ops->prep(d, sql); }
+db_stmt *db_prep_stream(db *d, const char *sql) {
+    db_stmt *s = d->ops->prep(d, sql);
+    if (s && d->ops->set_stream) d->ops->set_stream(s, true);
+    return s;
+}
 void db_bind_text(db_stmt *s, int i, const char *v) { s->owner->ops->bind_text(s, i, v); }
 void db_bind_int(db_stmt *s, int i, int64_t v) { s->owner->ops->bind_int(s, i, v); }
 void db_bind_null(db_stmt *s, int i) { s->owner->ops->bind_null(s, i); }

@@ -54,6 +54,13 @@ bool db_col_null(db_stmt *s, int i);
 int  db_col_count(db_stmt *s);
 const char *db_col_name(db_stmt *s, int i);
 void db_reset(db_stmt *s);                                  /* also clears bindings */
+/* A statement for a result too large to hold in memory (an export of every
+ * person): stepped like any other, but PostgreSQL hands its rows over in
+ * batches through a cursor instead of all at once, and other statements may
+ * still run on the connection between steps. Reset it (or step it to the end)
+ * when done: a reset in the middle closes the cursor. SQLite steps every
+ * statement row by row anyway: there it is db_prep. */
+db_stmt *db_prep_stream(db *d, const char *sql);
 const char *db_errmsg(db *d);
 int  db_changes(db *d);
 

@@ -49,6 +49,7 @@ struct db_ops {
     bool (*node_lock)(db *d, int64_t key, bool exclusive);   /* try, held for the connection's life */
     int (*backup_to)(db *d, const char *path, char *err, unsigned errcap);
     bool (*has_table)(db *d, const char *name);
+    void (*set_stream)(db_stmt *s, bool on);   /* NULL: every statement already streams (SQLite) */
 };
 
 extern const struct db_ops db_sqlite_ops;

@@ -11,8 +11,19 @@
  * on the connection at first use and cached by the SQL literal's address as in
  * db_sqlite.c. Parameters travel untyped as text (blobs binary) so PostgreSQL
  * types them from context, like SQLite's dynamic typing. Results are read whole
- * (modules interleave statements while iterating, which a streaming result
- * would forbid); booleans read as 1/0, bytea as its bytes.
+ * (modules interleave statements while iterating, which libpq's single-row
+ * mode would forbid); booleans read as 1/0, bytea as its bytes.
+ *
+ * Statements opened with db_prep_stream (results too big for memory: an
+ * export of a province) run as a cursor instead: DECLARE … CURSOR WITH HOLD,
+ * then FETCH of STREAM_BATCH rows at a time, so the node holds one batch.
+ * WITH HOLD, because the caller may begin and commit transactions between
+ * steps (and outside a transaction a cursor without it would end at once);
+ * PostgreSQL then keeps the rows on its side (work_mem, then temp files).
+ * Other statements may run between the fetches, as with a whole result. The
+ * cursor is closed after the last batch, or by db_reset in the middle; when
+ * the connection cannot take the CLOSE (a failed transaction), it is closed
+ * after the rollback, or before the statement is declared again.
  *
  * Transactions run at READ COMMITTED: rows being changed are locked as they
  * are written, version checks (`WHERE version = ?`) refuse the loser, and the
@@ -36,6 +47,8 @@
 #define FLOAT8OID 701
 #define NUMERICOID 1700
 #define MAX_HELD 16
+#define STREAM_BATCH 1000      /* rows per FETCH of a streamed statement */
+#define MAX_PENDING 8          /* cursors waiting for a connection that can close them */
 
 typedef struct pg_stmt {
     struct db_stmt base;
@@ -51,6 +64,13 @@ typedef struct pg_stmt {
     bool executed;
     char **conv;               /* per column of the current row: decoded bytea */
     int nconv;
+    /* Streaming (db_prep_stream): the cursor named cur_name. */
+    bool stream;
+    int cur;                   /* 0: none, 1: open, 2: may be open (CLOSE failed or deferred) */
+    unsigned cur_gen;          /* connection generation it was declared on */
+    bool cur_end;              /* the last batch has been fetched */
+    char cur_name[24];
+    char *decl;                /* DECLARE … FOR <tr.sql> (malloc, made at first use) */
 } pg_stmt;
 
 struct cache_entry { const char *key; pg_stmt *stmt; };
@@ -67,6 +87,9 @@ typedef struct pg_db {
     char err[512];
     int64_t held[MAX_HELD];    /* session advisory locks held on this connection */
     int nheld;
+    struct pg_stmt *pending[MAX_PENDING];   /* cursors left open by a reset in a failed transaction */
+    int npending;
+    bool closing;              /* pg_close: statements are freed, no more round trips */
     struct cache_entry cache[STMT_CACHE];
 } pg_db;
 
@@ -148,8 +171,12 @@ static void clear_binds(pg_stmt *s) {
     }
 }
 
+static void close_cursor(pg_db *d, pg_stmt *s);
+
 static void pg_reset(db_stmt *bs) {
     pg_stmt *s = PS(bs);
+    if (s->cur) close_cursor(PD(bs->owner), s);
+    s->cur_end = false;
     clear_conv(s);
     if (s->res) { PQclear(s->res); s->res = NULL; }
     s->row = s->nrows = 0;
@@ -161,12 +188,14 @@ static void free_stmt(pg_stmt *s) {
     pg_reset(&s->base);
     free(s->conv);
     free(s->val); free(s->len); free(s->fmt); free(s->owned); free(s->num);
+    free(s->decl);
     pg_sql_free(&s->tr);
     free(s);
 }
 
 static void pg_close(db *bd) {
     pg_db *d = PD(bd);
+    d->closing = true;   /* the connection's cursors end with it */
     for (int i = 0; i < STMT_CACHE; i++) if (d->cache[i].stmt) free_stmt(d->cache[i].stmt);
     if (d->conn) PQfinish(d->conn);
     free(d);
@@ -193,7 +222,7 @@ static db_stmt *pg_prep(db *bd, const char *sql) {
     size_t h = ((uintptr_t)sql >> 3) % STMT_CACHE;
     for (size_t n = 0; n < STMT_CACHE; n++, h = (h + 1) % STMT_CACHE) {
         struct cache_entry *e = &d->cache[h];
-        if (e->key == sql) { pg_reset(&e->stmt->base); return &e->stmt->base; }
+        if (e->key == sql) { pg_reset(&e->stmt->base); e->stmt->stream = false; return &e->stmt->base; }
         if (!e->key) {
             pg_stmt *s = new_stmt(d, sql);
             if (!s) { log_error(NULL, "SQL translation failed (out of memory) — %.200s", sql); return NULL; }
@@ -271,11 +300,136 @@ static void count_changes(pg_db *d, const PGresult *r) {
         d->changes = atoi(PQcmdTuples((PGresult *)r));
 }
 
+/* Takes a result with rows as the statement's current one: DB_ROW, or
+ * DB_DONE when it has none. */
+static int take_rows(pg_stmt *s, PGresult *r) {
+    s->nrows = PQntuples(r);
+    if (s->nrows == 0) { PQclear(r); return DB_DONE; }
+    s->res = r; s->row = 0;
+    int nf = PQnfields(r);
+    if (nf > s->nconv) {
+        char **c = realloc(s->conv, sizeof *c * (size_t)nf);
+        if (!c) { PQclear(r); s->res = NULL; return DB_ERROR; }
+        for (int i = s->nconv; i < nf; i++) c[i] = NULL;
+        s->conv = c; s->nconv = nf;
+    }
+    return DB_ROW;
+}
+
+/* ---- streamed statements: a cursor, fetched in batches ---- */
+
+static void unpend(pg_db *d, pg_stmt *s) {
+    for (int i = 0; i < d->npending; i++)
+        if (d->pending[i] == s) { d->pending[i] = d->pending[--d->npending]; return; }
+}
+
+/* Closes the statement's cursor now if the connection can take it, else
+ * leaves it for later (pending). A cursor declared in a transaction that was
+ * rolled back is gone already, and a CLOSE of a missing cursor would fail the
+ * caller's transaction: only an existing one is closed. */
+static void close_cursor(pg_db *d, pg_stmt *s) {
+    if (d->closing || !d->conn || PQstatus(d->conn) != CONNECTION_OK || s->cur_gen != d->gen) {
+        s->cur = 0; unpend(d, s);   /* gone with its connection */
+        return;
+    }
+    PGTransactionStatusType ts = PQtransactionStatus(d->conn);
+    if (ts != PQTRANS_IDLE && ts != PQTRANS_INTRANS) {
+        if (s->cur != 2 && d->npending < MAX_PENDING) d->pending[d->npending++] = s;
+        s->cur = 2;
+        return;
+    }
+    const char *vals[1] = {s->cur_name};
+    PGresult *r = PQexecParams(d->conn, "SELECT 1 FROM pg_cursors WHERE name = $1", 1, NULL, vals, NULL, NULL, 0);
+    bool exists = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0;
+    bool asked = PQresultStatus(r) == PGRES_TUPLES_OK;
+    PQclear(r);
+    if (exists) {
+        char q[48];
+        snprintf(q, sizeof q, "CLOSE %s", s->cur_name);
+        r = PQexec(d->conn, q);
+        asked = PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+    }
+    if (asked) { s->cur = 0; unpend(d, s); }
+    else if (s->cur != 2) { s->cur = 2; if (d->npending < MAX_PENDING) d->pending[d->npending++] = s; }
+}
+
+static void flush_pending(pg_db *d) {
+    for (int i = d->npending - 1; i >= 0; i--) if (i < d->npending) close_cursor(d, d->pending[i]);
+}
+
+/* The next batch of an open cursor; closes it after the last one. */
+static int fetch_batch(pg_db *d, pg_stmt *s) {
+    char q[64];
+    snprintf(q, sizeof q, "FETCH FORWARD %d FROM %s", STREAM_BATCH, s->cur_name);
+    PGresult *r = PQexec(d->conn, q);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        int rc = map_error(d, r, s->tr.sql);
+        PQclear(r);
+        return rc;
+    }
+    if (PQntuples(r) < STREAM_BATCH) {
+        /* The last batch: the cursor certainly exists, close it at once. */
+        s->cur_end = true;
+        snprintf(q, sizeof q, "CLOSE %s", s->cur_name);
+        PGresult *c = PQexec(d->conn, q);
+        if (PQresultStatus(c) == PGRES_COMMAND_OK) s->cur = 0;
+        PQclear(c);
+    }
+    return take_rows(s, r);
+}
+
+/* DECLARE the cursor with the statement's parameters, then the first batch. */
+static int stream_start(pg_db *d, pg_stmt *s, int total, const char *const *vals, const int *lens, const int *fmts) {
+    if (!s->decl) {
+        size_t n = strlen(s->tr.sql) + 96;
+        s->decl = malloc(n);
+        if (!s->decl) return DB_ERROR;
+        snprintf(s->cur_name, sizeof s->cur_name, "vets_c%s", s->name);
+        snprintf(s->decl, n, "DECLARE %s NO SCROLL CURSOR WITH HOLD FOR %s", s->cur_name, s->tr.sql);
+    }
+    for (int attempt = 0;; attempt++) {
+        if (!ensure_conn(d)) { log_error(NULL, "SQL step failed: %s — %.200s", d->err, s->tr.sql); return DB_ERROR; }
+        if (s->cur) close_cursor(d, s);      /* left by an earlier reset (or gone with its connection) */
+        if (d->npending) flush_pending(d);
+        unsigned int types[total > 0 ? total : 1];
+        for (int i = 0; i < total; i++) types[i] = i >= s->tr.nparams || s->tr.text_only[i] ? TEXTOID : 0;
+        PGresult *r = PQexecParams(d->conn, s->decl, total, total ? types : NULL, total ? vals : NULL, lens, fmts, 0);
+        if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+            PQclear(r);
+            unpend(d, s);   /* a pending close must never reach this new cursor */
+            s->cur = 1; s->cur_gen = d->gen; s->cur_end = false;
+            return fetch_batch(d, s);
+        }
+        if (PQstatus(d->conn) != CONNECTION_OK && attempt == 0 && !d->open_tx) { PQclear(r); continue; }
+        int rc = map_error(d, r, s->tr.sql);
+        PQclear(r);
+        return rc;
+    }
+}
+
+static void pg_set_stream(db_stmt *bs, bool on) { PS(bs)->stream = on; }
+
 static int pg_step(db_stmt *bs) {
     pg_stmt *s = PS(bs);
     pg_db *d = PD(bs->owner);
     if (s->executed) {
         if (s->res && s->row + 1 < s->nrows) { clear_conv(s); s->row++; return DB_ROW; }
+        if (s->stream && s->cur == 1 && !s->cur_end) {
+            clear_conv(s);
+            if (s->res) { PQclear(s->res); s->res = NULL; }
+            s->row = s->nrows = 0;
+            if (s->cur_gen != d->gen || !d->conn || PQstatus(d->conn) != CONNECTION_OK) {
+                /* Reconnected under the stream (by a statement run between
+                 * its steps): its cursor is gone. An error, never a result
+                 * that merely looks complete. */
+                s->cur = 0;
+                set_err(d, "PostgreSQL 连接在读取结果的过程中断开");
+                log_error(NULL, "SQL step failed: %s — %.200s", d->err, s->tr.sql);
+                return DB_ERROR;
+            }
+            return fetch_batch(d, s);
+        }
         return DB_DONE;
     }
     s->executed = true;
@@ -288,6 +442,7 @@ static int pg_step(db_stmt *bs) {
         vals[s->tr.nparams + k] = s->val[of] ? "1" : NULL;
         lens[s->tr.nparams + k] = 0; fmts[s->tr.nparams + k] = 0;
     }
+    if (s->stream) return stream_start(d, s, total, vals, lens, fmts);
     for (int attempt = 0;; attempt++) {
         if (!ensure_conn(d)) { log_error(NULL, "SQL step failed: %s — %.200s", d->err, s->tr.sql); return DB_ERROR; }
         bool broken = false;
@@ -300,17 +455,7 @@ static int pg_step(db_stmt *bs) {
         ExecStatusType st = PQresultStatus(r);
         if (st == PGRES_TUPLES_OK) {
             count_changes(d, r);
-            s->nrows = PQntuples(r);
-            if (s->nrows == 0) { PQclear(r); return DB_DONE; }
-            s->res = r; s->row = 0;
-            int nf = PQnfields(r);
-            if (nf > s->nconv) {
-                char **c = realloc(s->conv, sizeof *c * (size_t)nf);
-                if (!c) { PQclear(r); s->res = NULL; return DB_ERROR; }
-                for (int i = s->nconv; i < nf; i++) c[i] = NULL;
-                s->conv = c; s->nconv = nf;
-            }
-            return DB_ROW;
+            return take_rows(s, r);
         }
         if (st == PGRES_COMMAND_OK) { count_changes(d, r); PQclear(r); return DB_DONE; }
         if (PQstatus(d->conn) != CONNECTION_OK && attempt == 0 && !d->open_tx) { PQclear(r); continue; }
@@ -399,9 +544,8 @@ static void pg_rollback(db *bd) {
     pg_db *d = PD(bd);
     d->open_tx = false;
     if (!d->conn || PQstatus(d->conn) != CONNECTION_OK) return;
-    if (PQtransactionStatus(d->conn) == PQTRANS_IDLE) return;
-    PGresult *r = PQexec(d->conn, "ROLLBACK");
-    PQclear(r);
+    if (PQtransactionStatus(d->conn) != PQTRANS_IDLE) PQclear(PQexec(d->conn, "ROLLBACK"));
+    if (d->npending) flush_pending(d);   /* cursors a failed transaction kept from closing */
 }
 
 /* SELECT fn($1) with a bigint key; the first column of the answer into OUT. */
@@ -473,5 +617,5 @@ const struct db_ops db_pg_ops = {
     .col_count = pg_col_count, .col_name = pg_col_name, .reset = pg_reset, .errmsg = pg_errmsg,
     .changes = pg_changes, .exec = pg_exec, .begin = pg_begin, .commit = pg_commit, .rollback = pg_rollback,
     .lock_serial = pg_lock_serial, .try_lock = pg_try_lock, .unlock = pg_unlock, .node_lock = pg_node_lock, .backup_to = pg_backup_to,
-    .has_table = pg_has_table,
+    .has_table = pg_has_table, .set_stream = pg_set_stream,
 };

@@ -68,12 +68,21 @@ int  http_bound_port(void);
 struct sockaddr;
 int  http_add_connection(int fd, const struct sockaddr *addr, unsigned addrlen);
 
+/* Reverse proxies (set before http_start). A request whose connection comes
+ * from a trusted proxy gets its client address from the proxy's header:
+ * X-Forwarded-For (the default: the right-most address no trusted proxy
+ * stands for) or X-Real-IP (taken whole: the proxy must overwrite it). From
+ * any other peer these headers are ignored. SPEC: addresses or networks
+ * (10.0.0.0/8, fd00::/8), comma-separated; -1 when malformed. */
+int  http_trust_proxy(const char *spec);
+int  http_set_real_ip_header(const char *name);   /* -1 unless one of the two */
+
 /* ---- request accessors ---- */
 arena      *req_arena(req *r);
 const char *req_method(req *r);
 const char *req_path(req *r);
 const char *req_id(req *r);
-const char *req_ip(req *r);
+const char *req_ip(req *r);                   /* the client (see http_trust_proxy) */
 const char *req_header(req *r, const char *name);
 const char *req_cookie(req *r, const char *name);
 const char *req_query(req *r, const char *name);         /* NULL when absent */

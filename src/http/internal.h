@@ -38,6 +38,9 @@ struct req {
 
 int64_t http_now_us(void);
 void http_format_addr(const struct sockaddr *sa, char *out, size_t cap);
+/* The request's client: the peer, or the address a trusted proxy passed on
+ * (see http_trust_proxy). */
+void http_client_addr(struct MHD_Connection *conn, const struct sockaddr *peer, char *out, size_t cap);
 bool http_path_is_upload(const char *path, const char *method);
 void http_static(req *r, const char *root);
 int  http_spool_write(req *r, const char *tmp_dir, const char *data, size_t n);

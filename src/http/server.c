@@ -300,7 +300,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->api = strncmp(url, "/api/", 5) == 0;
         crypto_token_hex(r->rid, 8);
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        http_format_addr(ci ? ci->client_addr : NULL, r->ip, sizeof r->ip);
+        http_client_addr(conn, ci ? ci->client_addr : NULL, r->ip, sizeof r->ip);
         r->t0 = http_now_us();
         r->counted = 1;
         int n_in = atomic_fetch_add(&inflight, 1) + 1;

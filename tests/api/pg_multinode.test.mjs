@@ -3,18 +3,23 @@
 // files, and the same key file, as a deployment distributes it):
 //  - a session opened on one node works on the other, and a logout on one
 //    ends it on both;
-//  - login failures counted on both nodes lock the account on both;
+//  - login failures counted on both nodes lock the account on both, also when
+//    20 of them arrive at once, spread over both nodes: exactly
+//    login.max_failures are counted;
 //  - the login rate limit counts the hits of both nodes together;
 //  - concurrent edits of one record through both nodes never lose an update:
 //    every success is based on the version before it, the losers get 409;
 //  - the background deadline job runs on one node only, and the other takes
 //    over when that node stops;
 //  - through nginx with the sample configuration docs/deploy/nginx-vets.conf,
-//    requests spread over both nodes and a session follows them.
+//    requests spread over both nodes and a session follows them; the nodes
+//    (started with --trusted-proxy) record the client's address, not nginx's,
+//    and ignore the address a client claims in the proxy headers.
 // PostgreSQL only (VETS_TEST_DB=pg); under SQLite the file reports itself skipped.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import http from 'node:http';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, chmodSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -27,12 +32,12 @@ const R = '/api/v1/requests';
 const DONGHU = '330482001001';
 
 // A second node on the database of node A: its own data folder, A's key file.
-async function secondNode(a) {
+async function secondNode(a, extraArgs = []) {
   const dir = mkdtempSync(join(tmpdir(), 'vets-node2-'));
   writeFileSync(join(dir, 'test-pg-database'), pgDatabaseOf(a.dir));
   copyFileSync(join(a.dir, 'vets.keys'), join(dir, 'vets.keys'));
   chmodSync(join(dir, 'vets.keys'), 0o400);
-  const b = await launch(dir);
+  const b = await launch(dir, extraArgs);
   b.accounts = a.accounts;
   return b;
 }
@@ -124,6 +129,23 @@ describe('two nodes, one PostgreSQL database', { skip: SKIP }, () => {
     const fails = auditRows(a.dir, "event = 'login.failed' AND object_id = 'zhapu'");
     assert.equal(fails.length, max);
     assert.deepEqual(fails.map((f) => JSON.parse(f.detail).failures), Array.from({ length: max }, (_, i) => i + 1));
+  });
+
+  it('20 failures at once on both nodes: exactly login.max_failures counted, then locked', async () => {
+    const max = Number(sql(a.dir, "SELECT value FROM settings WHERE key = 'login.max_failures'")[0].value);
+    const tries = await Promise.all(Array.from({ length: 20 }, (_, i) => [a, b][i % 2].client().login('xincang', `wrong-${i}`)));
+    const codes = tries.map((r) => r.json?.error?.code);
+    assert.ok(tries.every((r) => r.status === 401), JSON.stringify(codes));
+    assert.equal(codes.filter((c) => c === 'login_failed').length, max - 1, JSON.stringify(codes));
+    assert.equal(codes.filter((c) => c === 'account_locked').length, 20 - (max - 1), JSON.stringify(codes));
+    const fails = auditRows(a.dir, "event = 'login.failed' AND object_id = 'xincang'");
+    assert.deepEqual(fails.map((f) => JSON.parse(f.detail).failures), Array.from({ length: max }, (_, i) => i + 1));
+    assert.equal(auditRows(a.dir, "event = 'login.lockout' AND object_id = 'xincang'").length, 1);
+    assert.equal(sql(a.dir, "SELECT failures FROM login_failures WHERE username = 'xincang'")[0].failures, max);
+    for (const n of [a, b]) {
+      const r = await n.client().login('xincang', a.accounts.xincang.password);
+      assert.equal(r.json.error.code, 'account_locked');
+    }
   });
 
   it('the login rate limit counts the attempts of both nodes together', async () => {
@@ -231,7 +253,12 @@ async function freePort() {
 
 const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
 
-// The sample, with the test's nodes and a loopback port instead of TLS.
+// nginx reaches the nodes from this address (proxy_bind), the only one they
+// trust as a proxy; test clients come from other loopback addresses.
+const PROXY_ADDR = '127.0.0.2';
+
+// The sample, with the test's nodes and a loopback port instead of TLS, and
+// nginx's connections to the nodes from PROXY_ADDR.
 function renderSample(nodes, port) {
   const sample = readFileSync(join(SRC, 'docs/deploy/nginx-vets.conf'), 'utf8');
   let done = false;
@@ -242,6 +269,7 @@ function renderSample(nodes, port) {
       done = true;
     } else if (/^\s*listen\s+443\s+ssl;/.test(line)) lines.push(`    listen 127.0.0.1:${port};`);
     else if (/^\s*ssl_/.test(line)) continue;
+    else if (/^\s*proxy_pass\s/.test(line)) lines.push(line, `        proxy_bind ${PROXY_ADDR};`);
     else lines.push(line);
   }
   assert.ok(done, 'the sample has an upstream with server lines');
@@ -251,9 +279,9 @@ function renderSample(nodes, port) {
 describe('behind nginx with docs/deploy/nginx-vets.conf', { skip: SKIP || (!NGINX && 'nginx is not installed') }, () => {
   let a, b, lb, url, prefix;
   before(async () => {
-    a = await startServer({ persons: 20 });
+    a = await startServer({ persons: 20, extraArgs: ['--trusted-proxy', PROXY_ADDR] });
     setting(a.dir, 'ratelimit.login_per_minute', 1000);
-    b = await secondNode(a);
+    b = await secondNode(a, ['--trusted-proxy', PROXY_ADDR]);
     prefix = mkdtempSync(join(tmpdir(), 'vets-nginx-'));
     mkdirSync(join(prefix, 'logs'));
     const port = await freePort();
@@ -299,6 +327,32 @@ describe('behind nginx with docs/deploy/nginx-vets.conf', { skip: SKIP || (!NGIN
       const w = await c.patch(`/api/v1/persons/${pid}`, { version: g.json.version, remarks: `经负载均衡${i}` });
       assert.equal(w.status, 200, JSON.stringify(w.json));
     }
+  });
+
+  it('records the client behind nginx, and ignores what a client claims', async () => {
+    // A wrong login from LOCAL to TARGET with HEADERS; the ip its audit row recorded.
+    let n = 0;
+    const ipOf = (target, local, headers) => new Promise((ok, fail) => {
+      const name = `lb-probe-${++n}`;
+      const data = JSON.stringify({ username: name, password: 'x' });
+      const u = new URL(target);
+      const rq = http.request({ host: u.hostname, port: u.port, path: '/api/v1/auth/login', method: 'POST', localAddress: local,
+        agent: false, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data), ...headers } }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          if (res.statusCode !== 401) { fail(new Error(`status ${res.statusCode}`)); return; }
+          const rows = sql(a.dir, `SELECT ip FROM audit WHERE event = 'login.failed' AND object_id = '${name}'`);
+          ok(rows.map((r) => r.ip).join());
+        });
+      });
+      rq.on('error', fail);
+      rq.end(data);
+    });
+    const spoof = { 'X-Forwarded-For': '6.6.6.6', 'X-Real-IP': '6.6.6.6' };
+    assert.equal(await ipOf(url, '127.0.0.3', {}), '127.0.0.3');
+    assert.equal(await ipOf(url, '127.0.0.4', spoof), '127.0.0.4');
+    // Straight to a node, not through the proxy: the headers count for nothing.
+    assert.equal(await ipOf(a.url, '127.0.0.5', spoof), '127.0.0.5');
   });
 
   it('keeps answering when one node stops', async () => {
