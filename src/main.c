@@ -401,6 +401,7 @@ static int cmd_serve(int argc, char **argv) {
         .max_inflight = max_inflight, .conn_timeout = conn_timeout,
     };
     if (!hc.web_root) log_warn(NULL, "网页界面目录 %s 不存在：只提供接口（先运行 make web）", web);
+    if (db_checkpointer_start() != 0) { log_error(NULL, "无法启动数据库检查点线程"); return 1; }
     if (audit_batch_start() != 0) { log_error(NULL, "无法启动审计写入线程"); return 1; }
     if (http_start(&hc) != 0) return 1;
     int bound = http_bound_port();
@@ -418,6 +419,7 @@ static int cmd_serve(int argc, char **argv) {
     http_stop(10000);
     audit_batch_stop();   /* after the HTTP layer: deferred answers need it until the end */
     requests_job_stop();
+    db_checkpointer_stop();
     db_thread_close();
     log_info(NULL, "已停止");
     return 0;

@@ -89,6 +89,11 @@ uint64_t db_tx_id(db *d);
  * inside a transaction the generation moves when the transaction commits (a
  * reload in between would still read the old rows), outside one at once. */
 uint64_t db_cache_gen(void);
+/* SQLite: WAL checkpoints in a background thread instead of inside the
+ * commits of connections opened afterwards (`vets serve`); a no-op on
+ * PostgreSQL. Stop after the last connection that writes is done. */
+int  db_checkpointer_start(void);
+void db_checkpointer_stop(void);
 void db_cache_invalidate(db *d);
 
 /* Helpers for the common shapes. */

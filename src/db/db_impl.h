@@ -53,6 +53,9 @@ struct db_ops {
 };
 
 extern const struct db_ops db_sqlite_ops;
+/* Set while the checkpoint thread runs (checkpoint.c): new SQLite connections
+ * turn their automatic checkpoints off. */
+extern bool db_sqlite_no_autocheckpoint;
 extern const struct db_ops db_pg_ops;
 
 /* A PostgreSQL handle that connects at its first statement (db_pg.c). */

@@ -82,6 +82,7 @@ static db *sq_open(const db_config *cfg, char *err, unsigned errcap) {
             return NULL;
         }
     }
+    if (db_sqlite_no_autocheckpoint) sqlite3_wal_autocheckpoint(d->h, 0);
     return &d->base;
 }
 
