@@ -182,6 +182,15 @@ int pg_translate(const char *in, pg_sql *out) {
             if (is_word(p, n, "LIKE")) { puts_(&b, "ILIKE"); like = true; }
             else if (is_word(p, n, "IFNULL")) puts_(&b, "COALESCE");
             else if (is_word(p, n, "INTEGER")) puts_(&b, "BIGINT");
+            else if (is_word(p, n, "INDEXED")) {
+                /* INDEXED BY name: SQLite's index hint; PostgreSQL plans from
+                 * its statistics and has no such clause. */
+                size_t n2, n3;
+                const char *by = next_word(p + n, &n2);
+                const char *name = by && is_word(by, n2, "BY") ? next_word(by + n2, &n3) : NULL;
+                if (name) { p = name + n3; continue; }
+                put(&b, p, n);
+            }
             else if ((is_word(p, n, "IMMEDIATE") || is_word(p, n, "EXCLUSIVE") || is_word(p, n, "DEFERRED")) &&
                      prev_word && is_word(prev_word, prev_n, "BEGIN")) {
                 /* BEGIN IMMEDIATE: PostgreSQL takes row locks as it writes */

@@ -13,6 +13,7 @@ struct pfilter {
     int complete;                 /* -1 any, 1 complete, 0 incomplete */
     const char *order;
     bool empty;                   /* the filter can match nothing */
+    bool scan_by_id;              /* a plan, not a filter: walk persons_search by id (persons_list) */
 };
 bool person_filter_parse(req *r, struct pfilter *f);
 const char *person_filter_sql(arena *a, const struct pfilter *f, const char *select, const char *tail);

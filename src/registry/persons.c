@@ -125,7 +125,10 @@ bool person_filter_parse(req *r, struct pfilter *f) {
 /* Assembles the WHERE clause from fixed fragments for the filters in use, so
  * that each search shape gets a plan using its own index. Binds in order. */
 const char *person_filter_sql(arena *a, const struct pfilter *f, const char *select, const char *tail) {
-    char *w = arena_printf(a, "%s FROM persons p WHERE p.region_code BETWEEN ? AND ?", select);
+    /* A name fragment: ids come from the gram index, the region and name to
+     * check from persons_search (migration 0006), not from the rows. */
+    char *w = arena_printf(a, "%s FROM persons p%s WHERE p.region_code BETWEEN ? AND ?", select,
+                           f->gram || f->scan_by_id ? " INDEXED BY persons_search" : "");
     if (f->id_exact) w = arena_printf(a, "%s AND p.id_hash = ?", w);
     if (f->tail4) w = arena_printf(a, "%s AND p.id_tail4 = ?", w);
     if (f->tail6) w = arena_printf(a, "%s AND p.id_tail6 = ?", w);
@@ -161,6 +164,32 @@ static bool tally_counts(const struct pfilter *f) {
     return !f->id_exact && !f->tail4 && !f->tail5 && !f->tail6 && !f->gram && !f->like && !f->py_lo && !f->category;
 }
 
+/* The active categories of the listed persons, by name, in one statement per
+ * 20 persons rather than one per person. */
+#define CAT_IDS 20
+static void list_categories(arena *a, json_t *items) {
+    size_t n = json_array_size(items);
+    for (size_t from = 0; from < n; from += CAT_IDS) {
+        db_stmt *c = db_prep(db_thread(), "SELECT c.person_id, c.category FROM person_categories c "
+                                          "WHERE c.person_id IN (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                                          "AND c.valid_to IS NULL ORDER BY c.person_id, c.id");
+        for (size_t i = 0; i < CAT_IDS; i++) {
+            if (from + i < n) db_bind_int(c, (int)i + 1, json_integer_value(json_object_get(json_array_get(items, from + i), "id")));
+            else db_bind_null(c, (int)i + 1);
+        }
+        while (db_step(c) == DB_ROW) {
+            int64_t pid = db_col_int(c, 0);
+            for (size_t i = from; i < n && i < from + CAT_IDS; i++) {
+                json_t *it = json_array_get(items, i);
+                if (json_integer_value(json_object_get(it, "id")) != pid) continue;
+                const char *code = db_col_text(c, 1), *name = code_name(a, "person_category", code);
+                json_array_append_new(json_object_get(it, "categories"), json_string(name ? name : code));
+            }
+        }
+        db_reset(c);
+    }
+}
+
 #define LIST_COLS "SELECT p.id, p.name, p.id_masked, p.sex, p.birth_date, p.region_code, p.status, p.phone, " \
                   "p.missing_count, p.updated_at, p.discharge_date, p.version"
 
@@ -188,6 +217,17 @@ static void persons_list(req *r) {
         }
         total = db_step(s) == DB_ROW ? db_col_int(s, 0) : 0;
         db_reset(s);
+        /* Newest first over a large share of the persons (a town, the whole
+         * county): walking persons_search backwards by id finds the page's
+         * ids within a few hundred entries, where the region index would
+         * hand over every id of the range to be sorted. For a small share
+         * the region index is the shorter way. */
+        if (tally_counts(&f) && strncmp(f.order, "p.id DESC", 9) == 0 && total > 0) {
+            s = db_prep(d, "SELECT SUM(n) FROM person_tally");
+            int64_t all = db_step(s) == DB_ROW ? db_col_int(s, 0) : 0;
+            db_reset(s);
+            f.scan_by_id = total * 200 >= all && (page - 1) * size < total / 2;
+        }
         /* The page's ids first, from the indexes alone, then their rows: sorting
          * whole rows would read every row of the range (a town: 100 000 rows)
          * to keep 20 of them. */
@@ -218,15 +258,9 @@ static void persons_list(req *r) {
             json_object_set_new(it, "sex_name", sx ? json_string(sx) : json_null());
             const char *stn = code_name(a, "person_status", json_string_value(json_object_get(it, "status")));
             json_object_set_new(it, "status_name", stn ? json_string(stn) : json_null());
-            json_t *cats = json_array();
-            db_stmt *c = db_prep(db_thread(), "SELECT c.category, k.name FROM person_categories c "
-                                              "LEFT JOIN codes k ON k.tbl = 'person_category' AND k.code = c.category "
-                                              "WHERE c.person_id = ? AND c.valid_to IS NULL ORDER BY c.id");
-            db_bind_int(c, 1, json_integer_value(json_object_get(it, "id")));
-            while (db_step(c) == DB_ROW) json_array_append_new(cats, json_string(db_col_text(c, 1) ? db_col_text(c, 1) : db_col_text(c, 0)));
-            db_reset(c);
-            json_object_set_new(it, "categories", cats);
+            json_object_set_new(it, "categories", json_array());
         }
+        list_categories(a, items);
     }
     reply_json(r, 200, json_pack("{s:o,s:I,s:I,s:I}", "items", items, "total", (json_int_t)total,
                                  "page", (json_int_t)page, "size", (json_int_t)size));

@@ -89,6 +89,22 @@ describe('tallies: exact after every kind of change, and what the dashboard show
     assertTallies(s.dir);
   });
 
+  it('list pages (newest first, by town and village, with status) are the rows the database holds', async () => {
+    for (const [q, where] of [['region=330482001000', "region_code BETWEEN '330482001000' AND '330482001999'"],
+      [`region=${DONGHU}`, `region_code = '${DONGHU}'`], ['', '1 = 1'],
+      ['region=330482001000&status=1', "region_code BETWEEN '330482001000' AND '330482001999' AND status = '1'"]]) {
+      const want = sql(s.dir, `SELECT id FROM persons WHERE ${where} ORDER BY id DESC`).map((r) => Number(r.id));
+      const got = [];
+      for (let page = 1; page <= 3; page++) {
+        const r = await center.get(`${P}?${q}&size=7&page=${page}`);
+        assert.equal(r.status, 200, JSON.stringify(r.json));
+        assert.equal(r.json.total, want.length, q);
+        got.push(...r.json.items.map((i) => i.id));
+      }
+      assert.deepEqual(got, want.slice(0, 21), q);
+    }
+  });
+
   it('the dashboard shows the recount, for the centre and for a town', async () => {
     for (const [c, lo, hi] of [[center, '330482000000', '330482999999'], [danghu, '330482001000', '330482001999']]) {
       const d = await c.get('/api/v1/stats/dashboard');

@@ -62,6 +62,10 @@ static void test_words(void **state) {
     dml("SELECT 1 WHERE n LIKE '%' || ? || '%'", "SELECT 1 WHERE n ILIKE '%' || $1 || '%'", 1, 0);
     dml("SELECT 1 WHERE n LIKE ? ESCAPE '!'", "SELECT 1 WHERE n ILIKE $1 ESCAPE '!'", 1, 0);
     dml("BEGIN IMMEDIATE", "BEGIN ", 0, 0);
+    /* SQLite's index hint goes; a column named "indexed" stays */
+    dml("SELECT p.id FROM persons p INDEXED BY persons_search WHERE p.id = ?",
+        "SELECT p.id FROM persons p  WHERE p.id = $1", 1, 0);
+    dml("SELECT indexed FROM t", "SELECT indexed FROM t", 0, 0);
     /* identifiers that contain the words are left alone */
     dml("SELECT likes, rank_text FROM t", "SELECT likes, rank_text FROM t", 0, 0);
 }
