@@ -350,8 +350,7 @@ int64_t person_insert_bulk(arena *a, const struct pvals *v, bool has_cat, bool f
     db_bind_text(s, k++, ts); db_bind_text(s, k++, ts); db_bind_text(s, k++, by); db_bind_text(s, k++, by);
     int64_t id = db_step(s) == DB_ROW ? db_col_int(s, 0) : -1;
     db_reset(s);
-    /* A new person has no grams yet: no DELETE (an index probe per row). */
-    if (id > 0) grams_insert(db_thread(), id, name);
+    if (id > 0) grams_put(id, name);
     return id;
 }
 
