@@ -16,10 +16,14 @@
 
 /* ---- the list ---- */
 
-struct sort_key { const char *name, *sql; };
+/* SQL is the sort column, THEN a second one in the same direction: names
+ * sort by their pinyin (as staff expect, like Excel's 拼音排序), then by the
+ * characters for names that read alike. */
+struct sort_key { const char *name, *sql, *then; };
 static const struct sort_key sorts[] = {
-    {"id", "p.id"}, {"name", "p.name"}, {"birth_date", "p.birth_date"}, {"updated_at", "p.updated_at"},
-    {"region_code", "p.region_code"}, {"missing_count", "p.missing_count"}, {"discharge_date", "p.discharge_date"},
+    {"id", "p.id", NULL}, {"name", "p.name_pinyin", "p.name"}, {"birth_date", "p.birth_date", NULL},
+    {"updated_at", "p.updated_at", NULL}, {"region_code", "p.region_code", NULL},
+    {"missing_count", "p.missing_count", NULL}, {"discharge_date", "p.discharge_date", NULL},
 };
 
 static bool all_digits(const char *s, size_t n) {
@@ -114,7 +118,9 @@ bool person_filter_parse(req *r, struct pfilter *f) {
         bool found = false;
         for (size_t i = 0; i < sizeof sorts / sizeof *sorts; i++)
             if (strcmp(sorts[i].name, key) == 0) {
-                f->order = arena_printf(a, "%s %s, p.id DESC", sorts[i].sql, desc ? "DESC" : "ASC");
+                const char *dir = desc ? "DESC" : "ASC";
+                f->order = sorts[i].then ? arena_printf(a, "%s %s, %s %s, p.id DESC", sorts[i].sql, dir, sorts[i].then, dir)
+                                         : arena_printf(a, "%s %s, p.id DESC", sorts[i].sql, dir);
                 found = true;
             }
         if (!found) { reply_error(r, 422, "validation_failed", "sort", "不支持按“%s”排序", key); return false; }
@@ -396,6 +402,20 @@ static void persons_history(req *r) {
             "ts", db_col_text(s, 1), "username", db_col_text(s, 2), "field", db_col_text(s, 3), "label", db_col_text(s, 4),
             "before", db_col_text(s, 5), "after", db_col_text(s, 6), "request_id", db_col_text(s, 7)));
     db_reset(s);
+    /* Coded values were recorded as codes: their names beside them, as the
+     * file shows them (a code renamed since shows its name of today). */
+    size_t i; json_t *it;
+    json_array_foreach(items, i, it) {
+        int fi = pfield_index(json_string_value(json_object_get(it, "field")));
+        if (fi < 0 || (person_fields[fi].type != FT_CODE && person_fields[fi].type != FT_REGION)) continue;
+        static const char *const sides[][2] = {{"before", "before_name"}, {"after", "after_name"}};
+        for (int k = 0; k < 2; k++) {
+            const char *v = json_string_value(json_object_get(it, sides[k][0]));
+            const char *n = !v ? NULL : person_fields[fi].type == FT_CODE ? code_name(req_arena(r), person_fields[fi].codes, v)
+                                                                         : region_name(req_arena(r), v);
+            json_object_set_new(it, sides[k][1], n ? json_string(n) : json_null());
+        }
+    }
     reply_json(r, 200, json_pack("{s:o}", "items", items));
 }
 

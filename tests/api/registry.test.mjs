@@ -292,7 +292,7 @@ describe('editing: optimistic version and field history', () => {
     const p = await create(d, { name: '改前', id_number: makeId({ birth: '19681010' }), region_code: DONGHU, remarks: '旧备注' });
     assert.equal(p.version, 1);
     const r = await d.patch(`${P}/${p.id}`, { version: 1, name: '改后', phone: '13800138000', remarks: null,
-      service: { branch: '陆军', enlist_date: '1986-12-01' } });
+      service: { branch: '陆军', enlist_date: '1986-12-01' }, region_code: NANHE });
     assert.equal(r.status, 200, JSON.stringify(r.json));
     assert.equal(r.json.version, 2);
     assert.equal(r.json.name, '改后');
@@ -308,6 +308,11 @@ describe('editing: optimistic version and field history', () => {
     assert.deepEqual([by.remarks.before, by.remarks.after ?? null], ['旧备注', null]);
     assert.equal(by['service.enlist_date'].after, '1986-12-01');
     assert.equal(by['service.branch'].after, '01');   // the code of 陆军
+    // Coded values come with their names, as the file shows them.
+    assert.deepEqual([by['service.branch'].before_name, by['service.branch'].after_name], [null, '陆军']);
+    assert.deepEqual([by.region_code.before, by.region_code.after], [DONGHU, NANHE]);
+    assert.deepEqual([by.region_code.before_name, by.region_code.after_name], ['东湖社区', '南河社区']);
+    assert.equal(by.name.after_name, undefined, 'a free-text field has no name beside it');
     assert.ok(by.name.ts, 'history rows carry a timestamp');
     assert.equal(by.id_number, undefined, 'unchanged fields have no history');
     const a = lastAudit(s.dir, `event = 'person.update' AND object_id = '${p.id}'`);
@@ -679,9 +684,17 @@ describe('search, filters, paging and sort', () => {
   });
 
   it('sort by name and by -birth_date; an unknown sort is refused', async () => {
-    const byName = (await d.get(`${P}?sort=name&size=200`)).json.items.map((i) => i.name);
-    const sorted = [...byName].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-    assert.deepEqual(byName, sorted);
+    // By pinyin (as staff expect: 艾 before 王, though 王 comes first in Unicode), then by the characters.
+    const items = (await d.get(`${P}?sort=name&size=200`)).json.items;
+    const py = new Map(sql(s.dir, `SELECT id, name_pinyin FROM persons WHERE id IN (${items.map((i) => i.id).join(',')})`)
+      .map((r) => [Number(r.id), r.name_pinyin]));
+    const key = (i) => [py.get(i.id), i.name];
+    const cmp = (a, b) => Buffer.compare(Buffer.from(a[0]), Buffer.from(b[0])) || Buffer.compare(Buffer.from(a[1]), Buffer.from(b[1]));
+    for (let i = 1; i < items.length; i++) assert.ok(cmp(key(items[i - 1]), key(items[i])) <= 0, `${items[i - 1].name} before ${items[i].name}`);
+    assert.ok(new Set(items.map((i) => py.get(i.id)[0])).size > 3, 'names of several initials');
+    const desc = (await d.get(`${P}?sort=-name&size=200`)).json.items;
+    for (const r of sql(s.dir, `SELECT id, name_pinyin FROM persons WHERE id IN (${desc.map((i) => i.id).join(',')})`)) py.set(Number(r.id), r.name_pinyin);
+    for (let i = 1; i < desc.length; i++) assert.ok(cmp(key(desc[i - 1]), key(desc[i])) >= 0, `${desc[i - 1].name} before ${desc[i].name} (descending)`);
     const births = (await d.get(`${P}?sort=-birth_date&size=200`)).json.items.map((i) => i.birth_date);
     for (let i = 1; i < births.length; i++) assert.ok(births[i - 1] >= births[i], `${births[i - 1]} < ${births[i]}`);
     assertError(await d.get(`${P}?sort=password`), 422, 'sort');
