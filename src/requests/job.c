@@ -107,11 +107,42 @@ static bool check_one(arena *a, const char *rid, int64_t id, const workcal *cal,
     return true;
 }
 
+/* The holidays of a year are known only when the State Council publishes
+ * them (usually in the autumn before). From December on, or as soon as the
+ * calendar is behind today, the centre gets one notice per missing year:
+ * until an administrator enters it (POST /calendar), deadlines in that year
+ * count Monday to Friday and requests show them as estimated. */
+static void calendar_check(const char *rid, const workcal *cal, const struct rq_now *now) {
+    int first, last, y, m, day;
+    workcal_years(cal, &first, &last);
+    cdate_from_days(now->today, &y, &m, &day);
+    int need = m == 12 ? y + 1 : y;
+    if (last >= need) return;
+    char msg[256];
+    snprintf(msg, sizeof msg, "尚未录入%d年节假日安排：请系统管理员按国务院办公厅通知在“节假日”中录入。"
+                              "录入前，%d年的办理期限暂按周一至周五计算（显示为“估算”），录入后自动重算。", need, need);
+    db *d = db_thread();
+    db_stmt *s = db_prep(d, "SELECT 1 FROM notices WHERE kind = 'calendar' AND message = ?");
+    db_bind_text(s, 1, msg);
+    bool sent = db_step(s) == DB_ROW;
+    db_reset(s);
+    if (sent) return;
+    int64_t center = station_for_region(home_county());
+    char year[16]; snprintf(year, sizeof year, "%d", need);
+    if (db_begin(d) != DB_OK) return;
+    if (rq_notice(0, center, 0, "calendar", msg, now->iso) == 0 &&
+        audit_event_as(NULL, rid, NULL, "calendar.missing", "calendar", year, "ok", json_pack("{s:i}", "year", need)) == 0 &&
+        db_commit(d) == DB_OK)
+        log_warn(rid, "%d 年节假日安排尚未录入：已通知服务中心", need);
+    else db_rollback(d);
+}
+
 int requests_deadline_run(const char *rid, struct job_result *res) {
     memset(res, 0, sizeof *res);
     struct rq_now now;
     rq_now_init(&now);
     workcal *cal = rq_calendar();
+    calendar_check(rid, cal, &now);
     char soon[11];
     cdate_iso(workcal_add(cal, now.today, (int)setting_int("requests.due_soon_workdays", 2)), soon);
     int64_t grace = setting_int("requests.escalation_grace_workdays", 2);

@@ -455,6 +455,12 @@ json_t *rq_view(arena *a, const user_ctx *u, const struct rq *q, const workcal *
     char due[11];
     if (running) cdate_iso(st.due, due);
     json_object_set_new(j, "due_date", running ? json_string(due) : str_or_null(q->due_date));
+    /* A deadline in a year whose holidays are not entered yet counts Monday
+     * to Friday: shown as an estimate (it is recomputed when they are). */
+    int cal_first, cal_last;
+    workcal_years(cal, &cal_first, &cal_last);
+    const char *dd = running ? due : q->due_date;
+    json_object_set_new(j, "due_estimated", json_boolean(dd && (bit & ST_OPEN) && atoi(dd) > cal_last));
     json_object_set_new(j, "workdays_left", running ? json_integer(st.left) : json_null());
     bool response_late = bit == ST_RECEIVED && iso_parse(q->response_due) < now->t;
     json_object_set_new(j, "overdue", json_boolean(response_late || (running && !paused && st.overdue)));

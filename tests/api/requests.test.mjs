@@ -753,6 +753,49 @@ describe('requests: deadlines across 中秋/国庆 2026 and the deadline job', (
   });
 });
 
+// ---- a year whose holidays are not entered yet ----
+
+describe('requests: deadlines in a year without its holiday calendar', () => {
+  let s, cun, center, admin, rid;
+  before(async () => {
+    s = await freshServer();
+    admin = s.client();
+    const pw = s.accounts.sysadmin.password;
+    assert.equal((await admin.login('sysadmin', pw)).status, 200);
+    assert.equal((await admin.post('/api/v1/auth/password', { old_password: pw, new_password: 'Adm1n#Calendar2026' })).status, 200);
+    // Monday 2026-12-21: 15 working days on run into 2027, which data/calendar does not have.
+    await setClock(s, '2026-12-21T02:00:00Z');
+    [cun, center] = await logins(s, 'cun', 'center');
+    assert.equal((await admin.login('sysadmin', 'Adm1n#Calendar2026')).status, 200);
+    const r = await create(cun, { ...contact(DONGHU, '跨年'), category: '就业创业' });
+    await act(cun, r.id, 'accept');
+    rid = r.id;
+  });
+  after(async () => { await s?.cleanup(); });
+
+  it('shows the deadline as estimated, and the job tells the centre once', async () => {
+    const g = (await cun.get(`${R}/${rid}`)).json;
+    assert.ok(g.due_date > '2026-12-31', g.due_date);
+    assert.equal(g.due_estimated, true);
+    assert.equal((await cun.get(`${R}?size=50`)).json.items.find((i) => i.id === rid).due_estimated, true);
+    for (let i = 0; i < 2; i++) assert.equal((await center.post(`${R}/run-deadline-job`, {})).status, 200);
+    const n = (await notices(center)).filter((x) => x.kind === 'calendar');
+    assert.equal(n.length, 1, JSON.stringify(n));
+    assert.match(n[0].message, /2027年节假日安排/);
+    assert.equal(auditRows(s.dir, "event = 'calendar.missing' AND object_id = '2027'").length, 1);
+  });
+
+  it('once the year is entered the deadline is recomputed and no longer an estimate', async () => {
+    const before = (await cun.get(`${R}/${rid}`)).json;
+    // 元旦 2027 (Friday 1 January) off: the deadline moves one working day on.
+    const ok = await admin.post('/api/v1/calendar', { year: 2027, rows: [{ date: '2027-01-01', kind: '休', name: '元旦' }] });
+    assert.equal(ok.status, 200, JSON.stringify(ok.json));
+    const after = (await cun.get(`${R}/${rid}`)).json;
+    assert.equal(after.due_estimated, false);
+    assert.ok(after.due_date > before.due_date, `${before.due_date} → ${after.due_date}`);
+  });
+});
+
 // ---- figures on a known data set ----
 
 describe('requests: figures per station and level, and 有记录、有回应', () => {
