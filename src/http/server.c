@@ -245,20 +245,30 @@ static enum MHD_Result send_reply(req *r) {
 }
 
 static void dispatch(req *r) {
-    /* Exact method + pattern first; a path known under another method is 405. */
-    bool path_known = false;
+    /* Exact method + pattern first; a path known under another method is 405
+     * with the methods it has in Allow. HEAD is GET without the body (MHD
+     * leaves the body out of the answer to a HEAD). */
+    bool path_known = false, head = strcmp(r->method, "HEAD") == 0;
+    char allow[64] = "";
     for (size_t i = 0; i < nroutes; i++) {
         const char *params[4]; int np = 0;
         if (!match(r->a, routes[i].pattern, r->path, params, &np)) continue;
         path_known = true;
-        if (strcmp(routes[i].method, r->method) != 0) continue;
+        if (strcmp(routes[i].method, r->method) != 0 && !(head && strcmp(routes[i].method, "GET") == 0)) {
+            size_t l = strlen(allow);
+            snprintf(allow + l, sizeof allow - l, "%s%s%s", l ? ", " : "", routes[i].method,
+                     strcmp(routes[i].method, "GET") == 0 ? ", HEAD" : "");
+            continue;
+        }
         r->route = &routes[i];
         memcpy(r->params, params, sizeof params); r->nparams = np;
         break;
     }
     if (!r->route) {
-        if (path_known) reply_error(r, 405, "method_not_allowed", NULL, "不支持的请求方法 %s", r->method);
-        else reply_error(r, 404, "not_found", NULL, "接口不存在");
+        if (path_known) {
+            reply_error(r, 405, "method_not_allowed", NULL, "不支持的请求方法 %s", r->method);
+            reply_header(r, "Allow", arena_strdup(r->a, allow));
+        } else reply_error(r, 404, "not_found", NULL, "接口不存在");
         return;
     }
     if (r->body_too_big) {

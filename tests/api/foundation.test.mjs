@@ -239,7 +239,14 @@ describe('foundation', () => {
     assert.equal(eth.json.items.find((i) => i.code === '01').name, '汉族');
     assert.ok(eth.json.items.length >= 58);
     assert.equal((await c.get('/api/v1/codes/nope')).status, 404);
-    assert.equal((await c.post('/api/v1/codes/sex', {})).status, 405);
+    const wrong = await c.post('/api/v1/codes/sex', {});
+    assert.equal(wrong.status, 405);
+    assert.equal(wrong.headers.get('allow'), 'GET, HEAD');
+    // HEAD is GET without the body.
+    const head = await c.req('HEAD', '/api/v1/codes/sex');
+    assert.equal(head.status, 200);
+    assert.equal(head.body.length, 0);
+    assert.match(head.headers.get('content-type'), /json/);
   });
 });
 
