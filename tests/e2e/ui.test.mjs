@@ -405,6 +405,31 @@ test('sysadmin: forced password change, users page, create a user (initial passw
   await shot(page, 'users.png');
 });
 
+test('sysadmin: enters next year\'s holidays by pasting rows; the calendar keeps them', { skip }, async () => {
+  const { page } = await browser();
+  await login(page, 'sysadmin', server.accounts.sysadmin.newPassword);
+  await page.waitForURL((u) => !u.pathname.startsWith('/login'));
+  await page.goto(url('/admin/calendar'));
+  await page.locator('[data-test=calendar-table] .el-table__row').first().waitFor();
+  await page.click('[data-test=calendar-add-year]');
+  await page.locator('.el-message-box input').fill('2029');
+  await confirmBox(page, '确定');
+  await page.locator('.el-alert', { hasText: '2029年为新增年度' }).waitFor();
+  await page.locator('button', { hasText: '粘贴多行' }).click();
+  await page.fill('textarea[data-test=calendar-paste]', '2029-01-01,休,元旦\n2029/2/17 班 春节调休上班');
+  await page.locator('.el-dialog button', { hasText: '加入表格' }).click();
+  await page.locator('[data-test=calendar-table] .el-table__row').nth(1).waitFor();
+  await page.click('[data-test=calendar-save]');
+  const saved = waitApi(page, '/api/v1/calendar', 'POST');
+  await confirmBox(page, '确定');
+  assert.equal((await saved).status(), 200);
+  await page.locator('[data-test=calendar-table] .el-table__row', { hasText: '管理员录入' }).nth(1).waitFor();
+  const api = await apiAs('center');
+  const y = await api.get('/api/v1/calendar?year=2029');
+  assert.deepEqual(y.json.items.map((d) => [d.date, d.kind]), [['2029-01-01', '休'], ['2029-02-17', '班']]);
+  await shot(page, 'calendar.png');
+});
+
 test('auditor: changes the initial password, finds the actions in the audit trail, chain verified', { skip }, async () => {
   const { page } = await browser();
   await login(page, 'auditor');

@@ -23,6 +23,7 @@ export const MENU = [
       { path: '/admin/users', title: '用户管理', perm: 'user.read' },
       { path: '/admin/roles', title: '角色分配', perm: ['role.assign', 'user.read'] },
       { path: '/admin/settings', title: '系统设置', perm: 'settings.read' },
+      { path: '/admin/calendar', title: '节假日安排', perm: 'config.write' },
     ],
   },
   { path: '/audit', title: '安全审计', icon: 'Document', perm: 'audit.read' },

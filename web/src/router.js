@@ -25,6 +25,7 @@ const routes = [
       { path: 'stations', name: 'stations', component: () => import('./views/Stations.vue'), meta: { perm: 'station.read', title: '服务网络', crumbs: ['服务网络'] } },
       { path: 'admin/users', name: 'users', component: () => import('./views/admin/Users.vue'), meta: { perm: 'user.read', title: '用户管理', crumbs: ['系统管理', '用户管理'] } },
       { path: 'admin/roles', name: 'roles', component: () => import('./views/admin/Roles.vue'), meta: { perm: ['role.assign', 'user.read'], title: '角色分配', crumbs: ['系统管理', '角色分配'] } },
+      { path: 'admin/calendar', name: 'calendar', component: () => import('./views/admin/Calendar.vue'), meta: { perm: 'code.read', title: '节假日安排', crumbs: ['系统管理', '节假日安排'] } },
       { path: 'admin/settings', name: 'settings', component: () => import('./views/admin/Settings.vue'), meta: { perm: 'settings.read', title: '系统设置', crumbs: ['系统管理', '系统设置'] } },
       { path: 'audit', name: 'audit', component: () => import('./views/Audit.vue'), meta: { perm: 'audit.read', title: '安全审计', crumbs: ['安全审计'] } },
       { path: 'profile', name: 'profile', component: () => import('./views/Profile.vue'), meta: { title: '个人信息', crumbs: ['个人信息'] } },
