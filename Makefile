@@ -5,7 +5,7 @@ DATA       ?= var/demo
 LISTEN     ?= 127.0.0.1:8080
 JOBS       ?= 2
 
-.PHONY: run test deps build web asan test-unit test-api test-asan bench fuzz clean
+.PHONY: run test deps build web asan test-unit test-api test-asan bench bench-pg fuzz clean
 
 run: deps build web
 	@if [ ! -f $(DATA)/vets.db ]; then mkdir -p $(dir $(DATA)) && ./$(BUILD)/vets init --data $(DATA) --demo; fi
@@ -49,6 +49,11 @@ test-api: build
 bench: deps build
 	@scripts/setup.sh --bench
 	bench/run.sh $(if $(QUICK),--quick,)
+
+# The same HTTP scenarios on PostgreSQL (throw-away cluster), one node and two behind nginx.
+bench-pg: deps build
+	@scripts/setup.sh --bench
+	bench/pg.sh $(if $(QUICK),--quick,)
 
 fuzz:
 	@scripts/setup.sh --fuzz

@@ -4,6 +4,9 @@
 #   make bench            full run: 1 000 000 persons, 20 s per wrk run, imports of 100 000 and 1 000 000 rows
 #   make bench QUICK=1    quick run: 100 000 persons, 5 s per wrk run, import of 100 000 rows (a few minutes)
 #
+# The same HTTP scenarios on PostgreSQL, one node and two nodes behind nginx:
+# bench/pg.sh (make bench-pg, make bench-pg QUICK=1). Shared functions: bench/lib.sh.
+#
 # Everything happens in a temporary folder, on loopback, bounded in time:
 # every wrk run has -d, every server this script starts is stopped by its PID
 # when it ends (trap EXIT), and the folder is removed (BENCH_KEEP=1 keeps it).
@@ -48,15 +51,16 @@ done
 
 if [ $MODE = quick ]; then
   PERSONS=${BENCH_PERSONS:-100000}; DUR=${BENCH_DURATION:-5}; WARM=${BENCH_WARMUP:-1}
-  IMPORT_SIZES=${BENCH_IMPORT_SIZES:-100000}
+  IMPORT_SIZES=${BENCH_IMPORT_SIZES-100000}   # set and empty: no import
 else
   PERSONS=${BENCH_PERSONS:-1000000}; DUR=${BENCH_DURATION:-20}; WARM=${BENCH_WARMUP:-3}
-  IMPORT_SIZES=${BENCH_IMPORT_SIZES:-100000 1000000}
+  IMPORT_SIZES=${BENCH_IMPORT_SIZES-100000 1000000}
 fi
 REQUESTS=${BENCH_REQUESTS:-$((PERSONS / 10))}
 CONNS=${BENCH_CONNECTIONS:-32}
 WRK_THREADS=${BENCH_WRK_THREADS:-2}
 SERVER_THREADS=${BENCH_SERVER_THREADS:-4}
+# shellcheck disable=SC2034 # used by bench/lib.sh
 WAIT_IDLE=${BENCH_WAIT_IDLE:-0}
 VETS=${VETS_BIN:-$ROOT/build/vets}
 TOWN=330482101000   # 乍浦镇: the list with a town filter
@@ -79,14 +83,7 @@ printf 'key\tvalue\n' > "$TSV"
 
 # ---- processes we start, stopped by PID at exit ----
 SERVER_PID=""; NGINX_PID=""; SAMPLER_PID=""
-stop_pid() {   # PID [signal]: stop one process we started, wait up to 10 s, then SIGKILL
-  local pid=$1 sig=${2:-TERM}
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-  kill -s "$sig" "$pid" 2>/dev/null || true
-  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$pid" 2>/dev/null && kill -s KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
+. "$BENCH/lib.sh"   # stop_pid say put get fmt … vm pss run_wrk probe
 cleanup() {
   local rc=$?
   stop_pid "$SAMPLER_PID"; stop_pid "$SERVER_PID"; stop_pid "$NGINX_PID" QUIT
@@ -97,45 +94,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-say() { printf '[%s] %s\n' "$(date +%T)" "$*" | tee -a "$LOG" >&2; }
-put() { printf '%s\t%s\n' "$1" "$2" >> "$TSV"; }
-get() { awk -F'\t' -v k="$1" '$1 == k { v = $2 } END { print v }' "$TSV"; }
-now() { date +%s.%N; }
-fmt() { awk -v x="$1" -v d="${2:-1}" 'BEGIN { if (x == "") print "–"; else printf "%.*f", d, x }'; }
-
-busy_pct() {   # CPU used by everything over 3 s, in % of one core
-  local a b; a=$(cpu_busy); sleep 3; b=$(cpu_busy)
-  awk -v d=$((b - a)) -v hz="$HZ" 'BEGIN { printf "%.0f", d / hz / 3 * 100 }'
-}
-wait_idle() {   # the machine may be shared: wait (bounded) until others use < 30 % of a core
-  local waited=0
-  [ "$WAIT_IDLE" -gt 0 ] || return 0
-  while [ $waited -lt "$WAIT_IDLE" ] && [ "$(busy_pct)" -ge 30 ]; do waited=$((waited + 3)); done
-  [ $waited -gt 0 ] && say "waited ${waited} s for the machine to be idle"
-  return 0
-}
-cpu_busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }   # jiffies, all CPUs
-tree_pids() {   # PID and its descendants
-  local p=$1; echo "$p"
-  for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do tree_pids "$c"; done
-}
-tree_cpu() {    # utime+stime (jiffies) of PID and its descendants
-  local sum=0 v
-  for p in $(tree_pids "$1"); do
-    v=$(awk '{ print $14 + $15 }' /proc/"$p"/stat 2>/dev/null || echo 0); sum=$((sum + v))
-  done
-  echo $sum
-}
-HZ=$(getconf CLK_TCK)
-wait_server_idle() {   # PID: until it uses < 5 % of a core over a second (requests wrk left behind
-  local pid=$1 a b     # are still being answered), at most 10 minutes
-  for _ in $(seq 600); do
-    a=$(tree_cpu "$pid"); sleep 1; b=$(tree_cpu "$pid")
-    [ $((b - a)) -le $((HZ / 20)) ] && return 0
-  done
-}
-NCPU=$(nproc)
 
 # ---- 1. the machine ----
 say "bench $MODE: $PERSONS persons, $REQUESTS requests, wrk ${DUR}s × $CONNS connections × $WRK_THREADS threads; results in $RES"
@@ -248,19 +206,6 @@ login() {
   COOKIE=$(grep -io 'vets_session=[0-9a-f]*' "$WORK/login.h" | head -1)
   [ -n "$COOKIE" ] && [ -n "$CSRF" ] || { echo "login failed: $body" >&2; exit 1; }
 }
-vm() { awk -v k="$2:" '$1 == k { printf "%.1f", $2 / 1024 }' /proc/"$1"/status; }   # MB
-# Proportional set size: each SQLite connection (one per server thread) maps
-# vets.db on its own (mmap_size), and VmRSS counts a page once per mapping;
-# Pss counts it once in all.
-pss() { awk -v k="$2:" '$1 == k { printf "%.1f", $2 / 1024 }' /proc/"$1"/smaps_rollup; }
-sample_rss() {   # PID OUT: highest VmRSS (kB) while running
-  local max=0 v
-  while kill -0 "$1" 2>/dev/null; do
-    v=$(awk '$1 == "VmRSS:" { print $2 }' /proc/"$1"/status 2>/dev/null || echo 0)
-    [ "${v:-0}" -gt $max ] && max=$v && echo $max > "$2"
-    sleep 0.25
-  done
-}
 
 wait_idle
 say "starting vets serve (--threads $SERVER_THREADS)"
@@ -330,43 +275,6 @@ put post_request.probe "$post_code $(wc -c < "$WORK/post.json")"
 [ -n "$CATEGORY" ] || { CATEGORY=1; say "POST /api/v1/requests answers $post_code: $(head -c 300 "$WORK/post.json")"; put post_error "$(head -c 300 "$WORK/post.json")"; }
 
 # ---- 4. wrk ----
-# run_wrk NAME SCRIPT URL [extra wrk args…]: a warm-up, then the measured run,
-# with the server's CPU, wrk's CPU and the rest of the machine's CPU (other
-# processes: the machine may be shared) over the measured run.
-run_wrk() {
-  local name=$1 script=$2 url=$3; shift 3
-  local spid=${TARGET_PID:-$SERVER_PID}
-  wait_idle
-  if [ "${NO_WARMUP:-0}" = 0 ]; then
-    wrk -t"$WRK_THREADS" -c"$CONNS" -d"${WARM}s" --timeout 10s -s "$BENCH/wrk/$script" "$@" "$url" > "$RES/wrk-$name.warmup.txt" 2>&1 || true
-    wait_server_idle "$spid"
-  fi
-  local load; load=$(cut -d' ' -f1 /proc/loadavg)
-  echo 0 > "$WORK/rss-$name"
-  sample_rss "$spid" "$WORK/rss-$name" & SAMPLER_PID=$!
-  local b0 s0 b1 s1; b0=$(cpu_busy); s0=$(tree_cpu "$spid")
-  "$WORK/runstat" "$WORK/wrk-$name.cpu" \
-    wrk -t"$WRK_THREADS" -c"$CONNS" -d"${DUR}s" --timeout 10s --latency -s "$BENCH/wrk/$script" "$@" "$url" \
-    > "$RES/wrk-$name.txt" 2>&1 || true
-  b1=$(cpu_busy); s1=$(tree_cpu "$spid")
-  stop_pid "$SAMPLER_PID"; SAMPLER_PID=""
-  [ "${NO_DRAIN:-0}" = 1 ] || wait_server_idle "$spid"
-  local line; line=$(grep '^BENCH ' "$RES/wrk-$name.txt" || true)
-  [ -n "$line" ] || { say "wrk $name: no result (see $RES/wrk-$name.txt)"; return 0; }
-  for kv in ${line#BENCH }; do put "$name.${kv%%=*}" "${kv#*=}"; done
-  local wcpu; wcpu=$(awk -v hz="$HZ" '{ printf "%d", ($2 + $3) * hz }' "$WORK/wrk-$name.cpu")
-  local secs; secs=$(get "$name.duration_s")
-  put "$name.server_cpu_pct" "$(awk -v d=$((s1 - s0)) -v hz="$HZ" -v t="$secs" 'BEGIN { printf "%.0f", d / hz / t * 100 }')"
-  put "$name.wrk_cpu_pct" "$(awk -v d="$wcpu" -v hz="$HZ" -v t="$secs" 'BEGIN { printf "%.0f", d / hz / t * 100 }')"
-  put "$name.other_cpu_pct" "$(awk -v d=$((b1 - b0 - (s1 - s0) - wcpu)) -v hz="$HZ" -v t="$secs" 'BEGIN { v = d / hz / t * 100; printf "%.0f", v < 0 ? 0 : v }')"
-  put "$name.load_before" "$load"
-  put "$name.peak_rss_mb" "$(awk '{ printf "%.1f", $1 / 1024 }' "$WORK/rss-$name")"
-  say "wrk $name: $(get "$name.rps") req/s, p50 $(get "$name.p50_ms") ms, p99 $(get "$name.p99_ms") ms, non-2xx $(get "$name.err_status"), timeouts $(get "$name.err_timeout"), other CPU $(get "$name.other_cpu_pct") %"
-}
-probe() {   # NAME PATH: status and size of one answer, for the notes
-  curl -sS -o "$WORK/probe-$1" -w '%{http_code} %{size_download}' -H "Cookie: $COOKIE" "$URL$2" > "$WORK/probe-$1.code" || true
-  put "$1.probe" "$(cat "$WORK/probe-$1.code")"
-}
 count() { sqlite3 "$DATA/vets.db" "SELECT count(*) FROM $1;"; }
 
 H=(-H "Cookie: $COOKIE")
@@ -571,7 +479,7 @@ status() {   # VALUE OP LIMIT → met / missed / –
   echo "| search by ID number p99 < 50 ms | $(fmt "$(get search_id.p99_ms)" 2) ms | $(status "$(get search_id.p99_ms)" "<" 50) |"
   echo "| search by 2-character name fragment p99 < 50 ms | $(fmt "$(get search_name.p99_ms)" 2) ms | $(status "$(get search_name.p99_ms)" "<" 50) |"
   echo "| dashboard statistics < 200 ms uncached | $(get dashboard_cold_ms) ms | $(status "$(get dashboard_cold_ms)" "<" 200) |"
-  big=$(for n in $IMPORT_SIZES; do [ -n "$(get "import_$n.csv_s")" ] && echo "$n"; done | sort -n | tail -1)
+  big=$(for n in $IMPORT_SIZES; do if [ -n "$(get "import_$n.csv_s")" ]; then echo "$n"; fi; done | sort -n | tail -1)
   if [ -n "$big" ]; then
     echo "| import CSV ≤ 4× sqlite3 .import ($big rows) | $(get "import_$big.csv_vs_sqlite3")× | $(status "$(get "import_$big.csv_vs_sqlite3")" "<=" 4) |"
     peak=$(for n in $IMPORT_SIZES; do get "import_$n.csv_rss_mb"; get "import_$n.xlsx_rss_mb"; done | sort -n | tail -1)

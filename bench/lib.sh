@@ -1,0 +1,137 @@
+# shellcheck shell=bash
+# bench/lib.sh — shell functions shared by bench/run.sh (SQLite) and
+# bench/pg.sh (PostgreSQL); sourced, not run. The caller sets:
+#   LOG TSV      the log and the key/value results file (put/get)
+#   BENCH RES WORK  bench/, the results folder, the temporary folder
+#   WRK_THREADS CONNS WARM DUR WAIT_IDLE  wrk's threads and connections, the
+#                warm-up and measured seconds, BENCH_WAIT_IDLE
+#   SERVER_PID   the server measured by run_wrk (or TARGET_PID: several PIDs,
+#                space-separated), SAMPLER_PID (stopped by the caller's trap)
+#   WORK/runstat bench/tools/runstat.c compiled
+# and, for probe, URL and COOKIE.
+
+stop_pid() {   # PID [signal]: stop one process we started, wait up to 10 s, then SIGKILL
+  local pid=$1 sig=${2:-TERM}
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+  kill -s "$sig" "$pid" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$pid" 2>/dev/null && kill -s KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+say() { printf '[%s] %s\n' "$(date +%T)" "$*" | tee -a "$LOG" >&2; }
+put() { printf '%s\t%s\n' "$1" "$2" >> "$TSV"; }
+get() { awk -F'\t' -v k="$1" '$1 == k { v = $2 } END { print v }' "$TSV"; }
+now() { date +%s.%N; }
+fmt() { awk -v x="$1" -v d="${2:-1}" 'BEGIN { if (x == "") print "–"; else printf "%.*f", d, x }'; }
+
+busy_pct() {   # CPU used by everything over 3 s, in % of one core
+  local a b; a=$(cpu_busy); sleep 3; b=$(cpu_busy)
+  awk -v d=$((b - a)) -v hz="$HZ" 'BEGIN { printf "%.0f", d / hz / 3 * 100 }'
+}
+wait_idle() {   # the machine may be shared: wait (bounded) until others use < 30 % of a core
+  local waited=0
+  [ "$WAIT_IDLE" -gt 0 ] || return 0
+  while [ $waited -lt "$WAIT_IDLE" ] && [ "$(busy_pct)" -ge 30 ]; do waited=$((waited + 3)); done
+  [ $waited -gt 0 ] && say "waited ${waited} s for the machine to be idle"
+  return 0
+}
+cpu_busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }   # jiffies, all CPUs
+tree_pids() {   # PID and its descendants
+  local p=$1; echo "$p"
+  for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do tree_pids "$c"; done
+}
+tree_cpu() {    # PID…: utime+stime (jiffies) of the PIDs and their descendants
+  local sum=0 v p q
+  for q in "$@"; do
+    for p in $(tree_pids "$q"); do
+      v=$(awk '{ print $14 + $15 }' /proc/"$p"/stat 2>/dev/null || echo 0); sum=$((sum + v))
+    done
+  done
+  echo $sum
+}
+HZ=$(getconf CLK_TCK)
+wait_server_idle() {   # PID…: until they use < 5 % of a core over a second (requests wrk left
+  local a b            # behind are still being answered), at most 10 minutes
+  for _ in $(seq 600); do
+    a=$(tree_cpu "$@"); sleep 1; b=$(tree_cpu "$@")
+    [ $((b - a)) -le $((HZ / 20)) ] && return 0
+  done
+}
+# shellcheck disable=SC2034 # used by the callers
+NCPU=$(nproc)
+
+vm() { awk -v k="$2:" '$1 == k { printf "%.1f", $2 / 1024 }' /proc/"$1"/status; }   # MB
+# Proportional set size: each SQLite connection (one per server thread) maps
+# vets.db on its own (mmap_size), and VmRSS counts a page once per mapping;
+# Pss counts it once in all.
+pss() { awk -v k="$2:" '$1 == k { printf "%.1f", $2 / 1024 }' /proc/"$1"/smaps_rollup; }
+sample_rss() {   # "PID…" OUT: highest VmRSS (kB) of any one of the PIDs while one runs
+  local max=0 v p alive
+  while :; do
+    alive=0
+    for p in $1; do
+      kill -0 "$p" 2>/dev/null || continue
+      alive=1
+      v=$(awk '$1 == "VmRSS:" { print $2 }' /proc/"$p"/status 2>/dev/null || echo 0)
+      [ "${v:-0}" -gt $max ] && max=$v && echo $max > "$2"
+    done
+    [ $alive = 1 ] || break
+    sleep 0.25
+  done
+}
+
+# run_wrk NAME SCRIPT URL [extra wrk args…]: a warm-up, then the measured run,
+# with the server's CPU, wrk's CPU and the rest of the machine's CPU (other
+# processes: the machine may be shared) over the measured run.
+# Optional: TARGET_PID (the measured server: one or several PIDs, default
+# SERVER_PID), IDLE_PIDS (waited for after the warm-up and the run, default the
+# server), EXTRA_CPU ("label=PID …": the CPU of these process trees is put as
+# NAME.label_cpu_pct and not counted as "other"), NO_WARMUP=1, NO_DRAIN=1.
+run_wrk() {
+  local name=$1 script=$2 url=$3; shift 3
+  local spid=${TARGET_PID:-$SERVER_PID}
+  local ipid=${IDLE_PIDS:-$spid}
+  wait_idle
+  if [ "${NO_WARMUP:-0}" = 0 ]; then
+    wrk -t"$WRK_THREADS" -c"$CONNS" -d"${WARM}s" --timeout 10s -s "$BENCH/wrk/$script" "$@" "$url" > "$RES/wrk-$name.warmup.txt" 2>&1 || true
+    # shellcheck disable=SC2086
+    wait_server_idle $ipid
+  fi
+  local load; load=$(cut -d' ' -f1 /proc/loadavg)
+  echo 0 > "$WORK/rss-$name"
+  sample_rss "$spid" "$WORK/rss-$name" & SAMPLER_PID=$!
+  local g e0=() e1=() extra=0 i
+  for g in ${EXTRA_CPU:-}; do e0+=("$(tree_cpu "${g#*=}")"); done
+  # shellcheck disable=SC2086
+  local b0 s0 b1 s1; b0=$(cpu_busy); s0=$(tree_cpu $spid)
+  "$WORK/runstat" "$WORK/wrk-$name.cpu" \
+    wrk -t"$WRK_THREADS" -c"$CONNS" -d"${DUR}s" --timeout 10s --latency -s "$BENCH/wrk/$script" "$@" "$url" \
+    > "$RES/wrk-$name.txt" 2>&1 || true
+  # shellcheck disable=SC2086
+  b1=$(cpu_busy); s1=$(tree_cpu $spid)
+  for g in ${EXTRA_CPU:-}; do e1+=("$(tree_cpu "${g#*=}")"); done
+  stop_pid "$SAMPLER_PID"; SAMPLER_PID=""
+  # shellcheck disable=SC2086
+  [ "${NO_DRAIN:-0}" = 1 ] || wait_server_idle $ipid
+  local line; line=$(grep '^BENCH ' "$RES/wrk-$name.txt" || true)
+  [ -n "$line" ] || { say "wrk $name: no result (see $RES/wrk-$name.txt)"; return 0; }
+  for kv in ${line#BENCH }; do put "$name.${kv%%=*}" "${kv#*=}"; done
+  local wcpu; wcpu=$(awk -v hz="$HZ" '{ printf "%d", ($2 + $3) * hz }' "$WORK/wrk-$name.cpu")
+  local secs; secs=$(get "$name.duration_s")
+  put "$name.server_cpu_pct" "$(awk -v d=$((s1 - s0)) -v hz="$HZ" -v t="$secs" 'BEGIN { printf "%.0f", d / hz / t * 100 }')"
+  put "$name.wrk_cpu_pct" "$(awk -v d="$wcpu" -v hz="$HZ" -v t="$secs" 'BEGIN { printf "%.0f", d / hz / t * 100 }')"
+  i=0
+  for g in ${EXTRA_CPU:-}; do
+    put "$name.${g%%=*}_cpu_pct" "$(awk -v d=$((e1[i] - e0[i])) -v hz="$HZ" -v t="$secs" 'BEGIN { printf "%.0f", d / hz / t * 100 }')"
+    extra=$((extra + e1[i] - e0[i])); i=$((i + 1))
+  done
+  put "$name.other_cpu_pct" "$(awk -v d=$((b1 - b0 - (s1 - s0) - wcpu - extra)) -v hz="$HZ" -v t="$secs" 'BEGIN { v = d / hz / t * 100; printf "%.0f", v < 0 ? 0 : v }')"
+  put "$name.load_before" "$load"
+  put "$name.peak_rss_mb" "$(awk '{ printf "%.1f", $1 / 1024 }' "$WORK/rss-$name")"
+  say "wrk $name: $(get "$name.rps") req/s, p50 $(get "$name.p50_ms") ms, p99 $(get "$name.p99_ms") ms, non-2xx $(get "$name.err_status"), timeouts $(get "$name.err_timeout"), other CPU $(get "$name.other_cpu_pct") %"
+}
+probe() {   # NAME PATH: status and size of one answer, for the notes
+  curl -sS -o "$WORK/probe-$1" -w '%{http_code} %{size_download}' -H "Cookie: $COOKIE" "$URL$2" > "$WORK/probe-$1.code" || true
+  put "$1.probe" "$(cat "$WORK/probe-$1.code")"
+}
