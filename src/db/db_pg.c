@@ -446,12 +446,20 @@ static int pg_step(db_stmt *bs) {
     for (int attempt = 0;; attempt++) {
         if (!ensure_conn(d)) { log_error(NULL, "SQL step failed: %s — %.200s", d->err, s->tr.sql); return DB_ERROR; }
         bool broken = false;
-        if (!prepare(d, s)) {
-            broken = PQstatus(d->conn) != CONNECTION_OK;
-            if (!(broken && attempt == 0 && !d->open_tx)) return DB_ERROR;
-            continue;
+        PGresult *r;
+        if (s->tr.custom_plan) {
+            /* Unnamed, so planned with these values every time. */
+            unsigned int types[total > 0 ? total : 1];
+            for (int i = 0; i < total; i++) types[i] = i >= s->tr.nparams || s->tr.text_only[i] ? TEXTOID : 0;
+            r = PQexecParams(d->conn, s->tr.sql, total, total ? types : NULL, total ? vals : NULL, lens, fmts, 0);
+        } else {
+            if (!prepare(d, s)) {
+                broken = PQstatus(d->conn) != CONNECTION_OK;
+                if (!(broken && attempt == 0 && !d->open_tx)) return DB_ERROR;
+                continue;
+            }
+            r = PQexecPrepared(d->conn, s->name, total, total ? vals : NULL, lens, fmts, 0);
         }
-        PGresult *r = PQexecPrepared(d->conn, s->name, total, total ? vals : NULL, lens, fmts, 0);
         ExecStatusType st = PQresultStatus(r);
         if (st == PGRES_TUPLES_OK) {
             count_changes(d, r);

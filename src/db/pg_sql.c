@@ -188,7 +188,11 @@ int pg_translate(const char *in, pg_sql *out) {
                 size_t n2, n3;
                 const char *by = next_word(p + n, &n2);
                 const char *name = by && is_word(by, n2, "BY") ? next_word(by + n2, &n3) : NULL;
-                if (name) { p = name + n3; continue; }
+                /* The statement has a plan that depends on its values (a name
+                 * fragment, a region's share of the persons): PostgreSQL's
+                 * generic plan of a prepared statement guesses them and, at a
+                 * million persons, guessed a scan of the whole region. */
+                if (name) { out->custom_plan = true; p = name + n3; continue; }
                 put(&b, p, n);
             }
             else if ((is_word(p, n, "IMMEDIATE") || is_word(p, n, "EXCLUSIVE") || is_word(p, n, "DEFERRED")) &&

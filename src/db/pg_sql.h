@@ -37,6 +37,7 @@
  * migrations' convention) to be translated. */
 #ifndef VETS_DB_PG_SQL_H
 #define VETS_DB_PG_SQL_H
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct pg_sql {
@@ -45,6 +46,7 @@ typedef struct pg_sql {
     int nshadow;        /* hidden parameters after them: $nparams+1 … */
     int *shadow_of;     /* for each hidden one, the ?N whose NULL-ness it carries */
     unsigned char *text_only; /* per ?N (1-based index - 1): 1 when it only appears in IS NULL tests */
+    bool custom_plan;   /* planned for its values at each run (it carried SQLite's INDEXED BY) */
 } pg_sql;
 
 /* Returns 0, or -1 (out of memory). Free with pg_sql_free. */

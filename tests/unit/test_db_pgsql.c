@@ -66,6 +66,14 @@ static void test_words(void **state) {
     dml("SELECT p.id FROM persons p INDEXED BY persons_search WHERE p.id = ?",
         "SELECT p.id FROM persons p  WHERE p.id = $1", 1, 0);
     dml("SELECT indexed FROM t", "SELECT indexed FROM t", 0, 0);
+    /* ... and marks the statement to be planned for its values each time */
+    pg_sql p;
+    assert_int_equal(pg_translate("SELECT 1 FROM persons p INDEXED BY persons_search WHERE p.id = ?", &p), 0);
+    assert_true(p.custom_plan);
+    pg_sql_free(&p);
+    assert_int_equal(pg_translate("SELECT 1 FROM persons p WHERE p.id = ?", &p), 0);
+    assert_false(p.custom_plan);
+    pg_sql_free(&p);
     /* identifiers that contain the words are left alone */
     dml("SELECT likes, rank_text FROM t", "SELECT likes, rank_text FROM t", 0, 0);
 }
