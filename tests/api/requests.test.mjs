@@ -877,4 +877,17 @@ describe('requests: figures per station and level, and 有记录、有回应', (
     const v = await cun.get(`${R}/stats`);
     assert.deepEqual(v.json.by_station.map((x) => x.region_code), [DONGHU]);
   });
+
+  it('the dashboard counts the requests received and closed per month, last month first to this one', async () => {
+    for (const [who, n] of [['center', { '2026-09': [7, 3], '2026-10': [0, 1] }], ['zhapu', { '2026-09': [1, 1], '2026-10': [0, 0] }]]) {
+      const d = await (await s.login(who)).get('/api/v1/stats/dashboard');
+      assert.equal(d.status, 200, JSON.stringify(d.json));
+      const m = d.json.requests_monthly;
+      assert.equal(m.length, 12);
+      assert.deepEqual([m[0].month, m[11].month], ['2025-11', '2026-10']);
+      const got = Object.fromEntries(m.filter((x) => x.received || x.closed).map((x) => [x.month, [x.received, x.closed]]));
+      const want = Object.fromEntries(Object.entries(n).filter(([, v]) => v[0] || v[1]));
+      assert.deepEqual(got, want, who);
+    }
+  });
 });
