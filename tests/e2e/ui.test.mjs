@@ -252,11 +252,17 @@ test('request: take in, accept, assign, reply, close', { skip }, async () => {
   await page.locator('[data-test=req-person] input').fill(state.personName);
   await page.locator('.el-select-dropdown__item:visible', { hasText: state.personName }).first().click();
   await page.fill('[data-test=req-content]', '咨询退役士兵自主就业一次性经济补助的发放时间。');
+  // A letter attached at intake goes with the new request.
+  await page.locator('.el-upload input[type=file]').setInputFiles({ name: '来信.txt', mimeType: 'text/plain', buffer: Buffer.from('来信内容：咨询补助发放时间。') });
+  await page.locator('.el-upload-list__item', { hasText: '来信.txt' }).waitFor();
   const created = waitApi(page, '/api/v1/requests', 'POST');
+  const attached = page.waitForResponse((r) => /\/api\/v1\/requests\/\d+\/attachments$/.test(r.url()) && r.request().method() === 'POST', { timeout: STEP });
   await page.click('[data-test=request-save]');
   const cr = await created;
   assert.ok([200, 201].includes(cr.status()), `create request: ${cr.status()} ${await cr.text()}`);
+  assert.ok([200, 201].includes((await attached).status()), 'attachment uploaded with the intake');
   await page.waitForURL(/\/requests\/\d+(\?|$)/);
+  await page.locator('[data-test=attachments] .el-table__row', { hasText: '来信.txt' }).waitFor();
   state.requestUrl = page.url();
   const status = page.locator('[data-test=request-status]');
   const act = async (name, fill) => {
