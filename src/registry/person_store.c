@@ -203,11 +203,26 @@ const char *person_missing(arena *a, const struct pvals *v, bool has_cat, bool f
     return arena_strdup(a, buf);
 }
 
-static void grams_put(int64_t id, const char *name) {
-    db *d = db_thread();
-    db_stmt *s = db_prep(d, "DELETE FROM person_grams WHERE person_id = ?");
-    db_bind_int(s, 1, id); db_step(s); db_reset(s);
-    /* Split into UTF-8 characters; store each character and each adjacent pair. */
+/* Statements inserting 1..8 grams at once: one statement per name instead of
+ * one per gram (a name of three characters has five). Literals, so db_prep
+ * caches them. */
+#define GQ "(?, ?)"
+static const char *const gram_sql[9] = {
+    NULL,
+    "INSERT INTO person_grams(gram, person_id) VALUES " GQ " ON CONFLICT DO NOTHING",
+    "INSERT INTO person_grams(gram, person_id) VALUES " GQ "," GQ " ON CONFLICT DO NOTHING",
+    "INSERT INTO person_grams(gram, person_id) VALUES " GQ "," GQ "," GQ " ON CONFLICT DO NOTHING",
+    "INSERT INTO person_grams(gram, person_id) VALUES " GQ "," GQ "," GQ "," GQ " ON CONFLICT DO NOTHING",
+    "INSERT INTO person_grams(gram, person_id) VALUES " GQ "," GQ "," GQ "," GQ "," GQ " ON CONFLICT DO NOTHING",
+    "INSERT INTO person_grams(gram, person_id) VALUES " GQ "," GQ "," GQ "," GQ "," GQ "," GQ " ON CONFLICT DO NOTHING",
+    "INSERT INTO person_grams(gram, person_id) VALUES " GQ "," GQ "," GQ "," GQ "," GQ "," GQ "," GQ " ON CONFLICT DO NOTHING",
+    "INSERT INTO person_grams(gram, person_id) VALUES " GQ "," GQ "," GQ "," GQ "," GQ "," GQ "," GQ "," GQ " ON CONFLICT DO NOTHING",
+};
+#undef GQ
+
+/* The grams of NAME: each UTF-8 character and each adjacent pair, in order,
+ * without those starting with a space. Returns how many (at most 127). */
+static int grams_of(const char *name, char g[128][16]) {
     const char *ch[64]; int len[64], n = 0;
     for (const char *p = name; *p && n < 64;) {
         int l = 1; unsigned char c = (unsigned char)*p;
@@ -215,17 +230,91 @@ static void grams_put(int64_t id, const char *name) {
         ch[n] = p; len[n] = l; n++;
         for (int k = 0; k < l && *p; k++) p++;
     }
+    int ng = 0;
     for (int i = 0; i < n; i++) {
         for (int w = 1; w <= 2 && i + w <= n; w++) {
-            char g[16]; int gl = 0;
-            for (int k = 0; k < w; k++) { memcpy(g + gl, ch[i + k], (size_t)len[i + k]); gl += len[i + k]; }
-            g[gl] = 0;
-            if (g[0] == ' ') continue;
-            s = db_prep(d, "INSERT INTO person_grams(gram, person_id) VALUES (?, ?) ON CONFLICT DO NOTHING");
-            db_bind_text(s, 1, g); db_bind_int(s, 2, id);
-            db_step(s); db_reset(s);
+            int gl = 0;
+            for (int k = 0; k < w; k++) { memcpy(g[ng] + gl, ch[i + k], (size_t)len[i + k]); gl += len[i + k]; }
+            g[ng][gl] = 0;
+            if (g[ng][0] == ' ') continue;
+            ng++;
         }
     }
+    return ng;
+}
+
+/* Inserts the grams G[0..NG) of person ID, up to 8 a statement. Repeated
+ * grams ("王王") in one statement: ON CONFLICT skips the second. */
+static int grams_write(db *d, const int64_t *ids, int64_t id, char (*g)[16], int ng) {
+    int rc = 0;
+    for (int i = 0; i < ng; i += 8) {
+        int m = ng - i < 8 ? ng - i : 8;
+        db_stmt *s = db_prep(d, gram_sql[m]);
+        for (int k = 0; k < m; k++) { db_bind_text(s, 2 * k + 1, g[i + k]); db_bind_int(s, 2 * k + 2, ids ? ids[i + k] : id); }
+        if (db_step(s) != DB_DONE) rc = -1;
+        db_reset(s);
+    }
+    return rc;
+}
+
+/* Inserts the grams of NAME for person ID (see grams_put). */
+static void grams_insert(db *d, int64_t id, const char *name) {
+    char g[128][16];
+    grams_write(d, NULL, id, g, grams_of(name, g));
+}
+
+static void grams_put(int64_t id, const char *name) {
+    db *d = db_thread();
+    db_stmt *s = db_prep(d, "DELETE FROM person_grams WHERE person_id = ?");
+    db_bind_int(s, 1, id); db_step(s); db_reset(s);
+    grams_insert(d, id, name);
+}
+
+/* Grams of a bulk load, buffered (see person_bulk_grams). Written in key
+ * order, each insert lands beside the one before in the (gram, person_id)
+ * key instead of on a random page of it: for a million persons 4.4 million
+ * rows, about five times faster. Per thread, as connections are. */
+struct gram_row { char g[12]; int64_t id; };
+static _Thread_local struct { bool on; struct gram_row *rows; size_t n, cap; } gbuf;
+enum { GBUF_MAX = 1 << 21 };   /* 48 MB; a full buffer is written, then refilled */
+
+static int gram_row_cmp(const void *x, const void *y) {
+    const struct gram_row *a = x, *b = y;
+    int c = strcmp(a->g, b->g);
+    return c ? c : (a->id > b->id) - (a->id < b->id);
+}
+
+static int gbuf_flush(db *d) {
+    qsort(gbuf.rows, gbuf.n, sizeof *gbuf.rows, gram_row_cmp);
+    char g[8][16]; int64_t ids[8];
+    int rc = 0, m = 0;
+    for (size_t i = 0; i < gbuf.n; i++) {
+        memcpy(g[m], gbuf.rows[i].g, sizeof gbuf.rows[i].g); ids[m] = gbuf.rows[i].id;
+        if (++m == 8 || i + 1 == gbuf.n) { if (grams_write(d, ids, 0, g, m) != 0) rc = -1; m = 0; }
+    }
+    gbuf.n = 0;
+    return rc;
+}
+
+/* Buffers the grams of NAME for person ID; -1 when out of memory or a write failed. */
+static int gbuf_add(db *d, int64_t id, const char *name) {
+    char g[128][16];
+    int ng = grams_of(name, g), rc = 0;
+    for (int i = 0; i < ng; i++) {
+        if (strlen(g[i]) >= sizeof gbuf.rows->g) { rc |= grams_write(d, NULL, id, &g[i], 1); continue; }  /* never for 2 characters */
+        if (gbuf.n == gbuf.cap) {
+            if (gbuf.n >= GBUF_MAX && gbuf_flush(d) != 0) rc = -1;
+            if (gbuf.n == gbuf.cap) {
+                size_t cap = gbuf.cap ? gbuf.cap * 2 : 65536;
+                struct gram_row *r = realloc(gbuf.rows, cap * sizeof *r);
+                if (!r) return -1;
+                gbuf.rows = r; gbuf.cap = cap;
+            }
+        }
+        memcpy(gbuf.rows[gbuf.n].g, g[i], strlen(g[i]) + 1);   /* fits: checked above */
+        gbuf.rows[gbuf.n++].id = id;
+    }
+    return rc;
 }
 
 /* The context a sensitive value is sealed for: its column and its person
@@ -350,8 +439,27 @@ int64_t person_insert_bulk(arena *a, const struct pvals *v, bool has_cat, bool f
     db_bind_text(s, k++, ts); db_bind_text(s, k++, ts); db_bind_text(s, k++, by); db_bind_text(s, k++, by);
     int64_t id = db_step(s) == DB_ROW ? db_col_int(s, 0) : -1;
     db_reset(s);
-    if (id > 0) grams_put(id, name);
+    /* A new person has no grams yet: no DELETE (an index probe per row). */
+    if (id > 0 && gbuf.on) { if (gbuf_add(db_thread(), id, name) != 0) return -1; }
+    else if (id > 0) grams_insert(db_thread(), id, name);
     return id;
+}
+
+/* Bulk loads (the demo; declared where it is used): ON makes the grams of
+ * person_insert_bulk wait in a buffer and be written in key order; OFF writes
+ * what waits and stops buffering, and must come before the commit (the
+ * buffer is per thread and is not part of the transaction). Returns 0, or -1
+ * when a write failed. */
+int person_bulk_grams(bool on);
+int person_bulk_grams(bool on) {
+    int rc = 0;
+    if (!on && gbuf.on) {
+        rc = gbuf_flush(db_thread());
+        free(gbuf.rows);
+        gbuf.rows = NULL; gbuf.cap = 0;
+    }
+    gbuf.on = on;
+    return rc;
 }
 
 void person_set_completeness(arena *a, int64_t id, const struct pvals *stored) {

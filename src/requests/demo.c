@@ -97,7 +97,23 @@ int requests_demo(const struct demo_opts *o, char *err, unsigned errcap) {
     int nch = codes_of(a, "request_channel", chans, 8, wch, 6), nsat = codes_of(a, "satisfaction", sats, 8, wsat, 3);
     int npt = codes_of(a, "proxy_type", ptypes, 8, NULL, 0);
     if (!ncat || !nurg || !nch || !nsat) { snprintf(err, errcap, "诉求代码表缺失"); arena_free(a); return -1; }
-    int64_t persons = db_query_int(d, "SELECT COUNT(*) FROM persons", NULL, 0);
+    /* The ids of the persons in id order, read once: the k-th is the person
+     * an `ORDER BY id LIMIT 1 OFFSET k` would find, without stepping over k
+     * rows for every request (minutes for 10 000 requests over a million). */
+    int64_t persons = 0, cap = 0, *pids = NULL;
+    {
+        db_stmt *s = db_prep(d, "SELECT id FROM persons ORDER BY id");
+        while (s && db_step(s) == DB_ROW) {
+            if (persons == cap) {
+                cap = cap ? cap * 2 : 4096;
+                int64_t *np = realloc(pids, (size_t)cap * sizeof *pids);
+                if (!np) { db_reset(s); free(pids); snprintf(err, errcap, "内存不足"); arena_free(a); return -1; }
+                pids = np;
+            }
+            pids[persons++] = db_col_int(s, 0);
+        }
+        if (s) db_reset(s);
+    }
     /* Without persons, contacts live in the demo villages. */
     char (*villages)[13] = NULL;
     int nvill = 0;
@@ -122,8 +138,8 @@ int requests_demo(const struct demo_opts *o, char *err, unsigned errcap) {
         int64_t pid = 0;
         char region[13] = "", name[64] = "", phone[16];
         if (persons > 0) {
-            db_stmt *s = db_prep(d, "SELECT id, region_code, name FROM persons ORDER BY id LIMIT 1 OFFSET ?");
-            db_bind_int(s, 1, (int64_t)(rnd(&seed) % (unsigned)persons));
+            db_stmt *s = db_prep(d, "SELECT id, region_code, name FROM persons WHERE id = ?");
+            db_bind_int(s, 1, pids[rnd(&seed) % (unsigned)persons]);
             if (db_step(s) == DB_ROW) {
                 pid = db_col_int(s, 0);
                 snprintf(region, sizeof region, "%s", db_col_text(s, 1));
@@ -324,6 +340,7 @@ int requests_demo(const struct demo_opts *o, char *err, unsigned errcap) {
         if (!*err) snprintf(err, errcap, "生成演示诉求失败");
     }
     free(villages);
+    free(pids);
     workcal_free(cal);
     arena_free(a);
     return rc;
