@@ -191,20 +191,22 @@ static void requests_queues(req *r) {
  * jurisdiction exactly as the lists: requests by status, received and closed
  * per month over the last 12 months (Asia/Shanghai), and the queue of the
  * user's station (open, due soon, overdue). */
-/* SELECT of requests_figures' monthly counts: for month k (0 = eleven months
- * ago) the requests received and closed in [?(14+k), ?(15+k)), inside the
- * visibility and filter clause. Built once. */
-static char month_sql_text[8192];
-static void build_month_sql_text(void) {
-    size_t n = (size_t)snprintf(month_sql_text, sizeof month_sql_text, "SELECT ");
+/* The one pass of requests_figures over the visible requests: per status,
+ * the count, and for month k (0 = eleven months ago) those received and
+ * closed in [?(3+k), ?(4+k)). Only ?1 ?2 (the jurisdiction) otherwise: the
+ * dashboard has no filters, and with the columns it reads all in
+ * requests_figures (migration 0007) SQLite counts from that index alone. */
+static char figures_sql[8192];
+static void build_figures_sql(void) {
+    size_t n = (size_t)snprintf(figures_sql, sizeof figures_sql, "SELECT r.status, COUNT(*)");
     for (int k = 0; k < 12; k++)
-        n += (size_t)snprintf(month_sql_text + n, sizeof month_sql_text - n,
-                              "%sSUM(CASE WHEN r.created_at >= ?%d AND r.created_at < ?%d THEN 1 ELSE 0 END), "
-                              "SUM(CASE WHEN r.closed_at >= ?%d AND r.closed_at < ?%d THEN 1 ELSE 0 END)",
-                              k ? ", " : "", 14 + k, 15 + k, 14 + k, 15 + k);
-    snprintf(month_sql_text + n, sizeof month_sql_text - n,
-             " FROM requests r JOIN stations st ON st.id = r.station_id%s"
-             " AND r.created_at < ?26 AND (r.created_at >= ?14 OR r.closed_at >= ?14)", where_base);
+        n += (size_t)snprintf(figures_sql + n, sizeof figures_sql - n,
+                              ", SUM(CASE WHEN r.created_at >= ?%d AND r.created_at < ?%d THEN 1 ELSE 0 END)"
+                              ", SUM(CASE WHEN r.closed_at >= ?%d AND r.closed_at < ?%d THEN 1 ELSE 0 END)",
+                              3 + k, 4 + k, 3 + k, 4 + k);
+    snprintf(figures_sql + n, sizeof figures_sql - n,
+             " FROM requests r JOIN stations st ON st.id = r.station_id WHERE " RQ_VISIBLE
+             " GROUP BY r.status ORDER BY r.status");
 }
 
 json_t *requests_figures(arena *a, const user_ctx *u) {
@@ -216,41 +218,35 @@ json_t *requests_figures(arena *a, const user_ctx *u) {
     workcal_free(cal);
     db *d = db_thread();
     json_t *by_status = json_array();
-    const char *sql = db_intern(arena_printf(a, "SELECT r.status, COUNT(*) FROM requests r JOIN stations st ON st.id = r.station_id"
-                                                "%s GROUP BY r.status ORDER BY r.status", where_base));
-    db_stmt *s = db_prep(d, sql);
-    bind_all(s, &p, 13);
-    while (db_step(s) == DB_ROW)
-        json_array_append_new(by_status, json_pack("{s:s,s:s,s:I}", "status", db_col_text(s, 0),
-                              "name", rq_status_name(db_col_text(s, 0)), "count", (json_int_t)db_col_int(s, 1)));
-    db_reset(s);
-    /* Month bounds are computed here, so the SQL stays portable; the twelve
-     * months are counted in one pass over the requests (?14 … ?26 are the
-     * first instants of the months and of the month after the last). */
-    json_t *monthly = json_array();
+    /* Month bounds are computed here, so the SQL stays portable. */
     int y, m, dd;
     cdate_from_days(now.today, &y, &m, &dd);
-    static pthread_once_t month_once = PTHREAD_ONCE_INIT;
-    pthread_once(&month_once, build_month_sql_text);
-    s = db_prep(d, month_sql_text);
-    bind_all(s, &p, 13);
+    static pthread_once_t figures_once = PTHREAD_ONCE_INIT;
+    pthread_once(&figures_once, build_figures_sql);
+    db_stmt *s = db_prep(d, figures_sql);
+    db_bind_text(s, 1, u->scope_lo); db_bind_text(s, 2, u->scope_hi);
     char bounds[13][21];
     for (int k = 0; k <= 12; k++) {
         int yy = y, mm = m - 11 + k;
         while (mm < 1) { mm += 12; yy--; }
         while (mm > 12) { mm -= 12; yy++; }
         iso_utc((int64_t)cdate_to_days(yy, mm, 1) * 86400 - 8 * 3600, bounds[k]);
-        db_bind_text(s, 14 + k, bounds[k]);
+        db_bind_text(s, 3 + k, bounds[k]);
     }
-    bool row = db_step(s) == DB_ROW;
+    int64_t rec[12] = {0}, clo[12] = {0};
+    while (db_step(s) == DB_ROW) {
+        json_array_append_new(by_status, json_pack("{s:s,s:s,s:I}", "status", db_col_text(s, 0),
+                              "name", rq_status_name(db_col_text(s, 0)), "count", (json_int_t)db_col_int(s, 1)));
+        for (int k = 0; k < 12; k++) { rec[k] += db_col_int(s, 2 + 2 * k); clo[k] += db_col_int(s, 3 + 2 * k); }
+    }
+    db_reset(s);
+    json_t *monthly = json_array();
     for (int k = 0; k < 12; k++) {
         int yy = y, mm = m - 11 + k;
         while (mm < 1) { mm += 12; yy--; }
         json_array_append_new(monthly, json_pack("{s:s,s:I,s:I}", "month", arena_printf(a, "%04d-%02d", yy, mm),
-                                                 "received", (json_int_t)(row ? db_col_int(s, 2 * k) : 0),
-                                                 "closed", (json_int_t)(row ? db_col_int(s, 2 * k + 1) : 0)));
+                                                 "received", (json_int_t)rec[k], "closed", (json_int_t)clo[k]));
     }
-    db_reset(s);
     json_t *mine = json_object();
     static const char *const keys[][2] = {{"open", "station"}, {"due_soon", "due_soon"}, {"overdue", "overdue"}};
     const char *q = db_intern(arena_printf(a, "SELECT COUNT(*) FROM requests r JOIN stations st ON st.id = r.station_id"
