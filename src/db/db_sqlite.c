@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #define STMT_CACHE 512
 
@@ -19,6 +20,7 @@ struct cache_entry { const char *key; sq_stmt stmt; };
 typedef struct sq_db {
     struct db base;
     sqlite3 *h;
+    bool writing;                 /* holds write_mu: between BEGIN IMMEDIATE and its end */
     struct cache_entry cache[STMT_CACHE];
 } sq_db;
 
@@ -26,6 +28,7 @@ typedef struct sq_db {
 #define ST(s) (((sq_stmt *)(s))->st)
 
 static void sq_close(db *d);
+static void sq_rollback(db *d);
 
 /* SQLite's temporary files (large sorts) in the data folder's tmp/, beside
  * the database they come from, rather than in the system's /var/tmp. Set
@@ -88,6 +91,7 @@ static db *sq_open(const db_config *cfg, char *err, unsigned errcap) {
 
 static void sq_close(db *bd) {
     sq_db *d = SQ(bd);
+    sq_rollback(bd);
     for (int i = 0; i < STMT_CACHE; i++)
         if (d->cache[i].stmt.st) sqlite3_finalize(d->cache[i].stmt.st);
     sqlite3_close(d->h);
@@ -164,11 +168,44 @@ static int sq_simple(db *d, const char *sql) {
     return rc == DB_DONE ? DB_OK : rc;
 }
 
-static int sq_begin(db *d) { return sq_simple(d, "BEGIN IMMEDIATE"); }
-static int sq_commit(db *d) { return sq_simple(d, "COMMIT"); }
+/* Write transactions of this process take turns on a mutex before BEGIN
+ * IMMEDIATE. SQLite lets one writer in at a time anyway, but the others wait
+ * in its busy handler, which sleeps in growing steps (up to 100 ms): with 32
+ * writers at once the slowest waited 1.4 s. On the mutex a waiter wakes when
+ * the writer ahead is done. Same limit as the busy timeout: 10 s, then busy.
+ * (Another process — `vets import` while serving — still meets the busy
+ * handler.) */
+static pthread_mutex_t write_mu = PTHREAD_MUTEX_INITIALIZER;
+#define WRITE_WAIT_S 10
 
-static void sq_rollback(db *d) {
-    if (!sqlite3_get_autocommit(SQ(d)->h)) sqlite3_exec(SQ(d)->h, "ROLLBACK", NULL, NULL, NULL);
+static void write_release(sq_db *d) {
+    if (d->writing) { d->writing = false; pthread_mutex_unlock(&write_mu); }
+}
+
+static int sq_begin(db *bd) {
+    sq_db *d = SQ(bd);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += WRITE_WAIT_S;
+    if (pthread_mutex_timedlock(&write_mu, &until) != 0) {
+        log_warn(NULL, "SQL busy: waited %d s for the write queue", WRITE_WAIT_S);
+        return DB_BUSY;
+    }
+    d->writing = true;
+    int rc = sq_simple(bd, "BEGIN IMMEDIATE");
+    if (rc != DB_OK) write_release(d);
+    return rc;
+}
+
+static int sq_commit(db *bd) {
+    int rc = sq_simple(bd, "COMMIT");
+    if (rc == DB_OK) write_release(SQ(bd));   /* on failure db_rollback follows and releases */
+    return rc;
+}
+
+static void sq_rollback(db *bd) {
+    if (!sqlite3_get_autocommit(SQ(bd)->h)) sqlite3_exec(SQ(bd)->h, "ROLLBACK", NULL, NULL, NULL);
+    write_release(SQ(bd));
 }
 
 /* One process owns a SQLite database and BEGIN IMMEDIATE already makes every
