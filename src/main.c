@@ -406,8 +406,15 @@ static int cmd_serve(int argc, char **argv) {
     if (http_start(&hc) != 0) return 1;
     int bound = http_bound_port();
     if (port_file) {
-        FILE *f = fopen(port_file, "w");
-        if (f) { fprintf(f, "%d\n", bound); fclose(f); }
+        /* Written beside it and renamed: whoever waits for the file never
+         * reads it half-written (seen as port "NaN" by a test under ASan). */
+        char tmpf[1200];
+        snprintf(tmpf, sizeof tmpf, "%s.tmp", port_file);
+        FILE *f = fopen(tmpf, "w");
+        if (f) {
+            fprintf(f, "%d\n", bound);
+            if (fclose(f) != 0 || rename(tmpf, port_file) != 0) unlink(tmpf);
+        }
     }
     if (requests_job_start() != 0) { http_stop(0); return 1; }
     log_info(NULL, "vets %s 已启动：http://%s:%d/ （数据目录 %s）", VETS_VERSION, host, bound, data);

@@ -174,11 +174,14 @@ export async function launch(dir, extraArgs = [], { env, sqlite = false } = {}) 
   child.stderr.on('data', (d) => logs.push(d.toString()));
   let exited = null;
   child.on('exit', (code, sig) => { exited = { code, sig }; });
-  for (let i = 0; i < 300 && !existsSync(portFile); i++) {
+  // The server renames the port file into place once written; a number is
+  // still awaited, should an older binary write it in place.
+  const portOf = () => (existsSync(portFile) ? parseInt(readFileSync(portFile, 'utf8'), 10) : NaN);
+  for (let i = 0; i < 300 && Number.isNaN(portOf()); i++) {
     if (exited) throw new Error(`vets serve exited early: ${JSON.stringify(exited)}\n${logs.join('')}`);
     await sleep(50);
   }
-  const port = parseInt(readFileSync(portFile, 'utf8'), 10);
+  const port = portOf();
   const url = `http://127.0.0.1:${port}`;
   const server = {
     dir, url, port, child, logs,

@@ -32,7 +32,9 @@ describe('a large export on PostgreSQL streams', { skip: SKIP }, () => {
 
   // First: memory freed by an earlier big export would stay in the heap and
   // hide the growth of a whole result.
-  it('keeps the node\'s memory about flat', async () => {
+  // Under AddressSanitizer (the second pass of make test) freed memory sits in
+  // its quarantine: resident size says nothing there. Measured in the first pass.
+  it('keeps the node\'s memory about flat', { skip: process.env.ASAN_OPTIONS ? 'resident memory is not meaningful under AddressSanitizer; measured in the normal pass' : false }, async () => {
     // Warm up: the worker threads, their connections and caches.
     assert.equal((await center.get(`${P}/export.xlsx?region=330482001001`)).status, 200);
     const pid = s.child.pid;
