@@ -107,19 +107,17 @@ static bool check_one(arena *a, const char *rid, int64_t id, const workcal *cal,
     return true;
 }
 
-/* The holidays of a year are known only when the State Council publishes
- * them (usually in the autumn before). From December on, or as soon as the
- * calendar is behind today, the centre gets one notice per missing year:
- * until an administrator enters it (POST /calendar), deadlines in that year
- * count Monday to Friday and requests show them as estimated. */
+/* The centre gets one notice per year the calendar lacks (see
+ * rq_calendar_needed_year): until an administrator enters it (POST
+ * /calendar), deadlines in that year count Monday to Friday and requests
+ * show them as estimated. */
 static void calendar_check(const char *rid, const workcal *cal, const struct rq_now *now) {
-    int first, last, y, m, day;
+    int first, last;
     workcal_years(cal, &first, &last);
-    cdate_from_days(now->today, &y, &m, &day);
-    int need = m == 12 ? y + 1 : y;
+    int need = rq_calendar_needed_year(now);
     if (last >= need) return;
-    char msg[256];
-    snprintf(msg, sizeof msg, "尚未录入%d年节假日安排：请系统管理员按国务院办公厅通知在“节假日”中录入。"
+    char msg[384];
+    snprintf(msg, sizeof msg, "尚未录入%d年节假日安排：请系统管理员按国务院办公厅通知在“系统管理 → 节假日安排”中录入。"
                               "录入前，%d年的办理期限暂按周一至周五计算（显示为“估算”），录入后自动重算。", need, need);
     db *d = db_thread();
     db_stmt *s = db_prep(d, "SELECT 1 FROM notices WHERE kind = 'calendar' AND message = ?");

@@ -258,6 +258,12 @@ int requests_refdata_load(const char *ref, char *err, unsigned errcap) {
 
 /* ---- GET/POST /calendar ---- */
 
+int rq_calendar_needed_year(const struct rq_now *now) {
+    int y, m, d;
+    cdate_from_days(now->today, &y, &m, &d);
+    return m == 12 ? y + 1 : y;
+}
+
 void calendar_get(req *r) {
     int64_t year = req_query_int(r, "year", 0, 0, 9999);
     db *d = db_thread();
@@ -282,6 +288,9 @@ void calendar_get(req *r) {
     db_reset(s);
     json_t *out = json_pack("{s:o,s:o}", "items", items, "years", years);
     json_object_set_new(out, "year", year ? json_integer(year) : json_null());
+    struct rq_now now;
+    rq_now_init(&now);
+    json_object_set_new(out, "needed_year", json_integer(rq_calendar_needed_year(&now)));
     reply_json(r, 200, out);
 }
 

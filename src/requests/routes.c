@@ -225,12 +225,14 @@ json_t *requests_figures(arena *a, const user_ctx *u) {
     pthread_once(&figures_once, build_figures_sql);
     db_stmt *s = db_prep(d, figures_sql);
     db_bind_text(s, 1, u->scope_lo); db_bind_text(s, 2, u->scope_hi);
+    /* Month k (0 = eleven months ago, 12 = next month): its year and month once. */
+    int my[13], mm[13];
     char bounds[13][21];
     for (int k = 0; k <= 12; k++) {
-        int yy = y, mm = m - 11 + k;
-        while (mm < 1) { mm += 12; yy--; }
-        while (mm > 12) { mm -= 12; yy++; }
-        iso_utc((int64_t)cdate_to_days(yy, mm, 1) * 86400 - 8 * 3600, bounds[k]);
+        my[k] = y; mm[k] = m - 11 + k;
+        while (mm[k] < 1) { mm[k] += 12; my[k]--; }
+        while (mm[k] > 12) { mm[k] -= 12; my[k]++; }
+        iso_utc((int64_t)cdate_to_days(my[k], mm[k], 1) * 86400 - 8 * 3600, bounds[k]);
         db_bind_text(s, 3 + k, bounds[k]);
     }
     int64_t rec[12] = {0}, clo[12] = {0};
@@ -241,12 +243,9 @@ json_t *requests_figures(arena *a, const user_ctx *u) {
     }
     db_reset(s);
     json_t *monthly = json_array();
-    for (int k = 0; k < 12; k++) {
-        int yy = y, mm = m - 11 + k;
-        while (mm < 1) { mm += 12; yy--; }
-        json_array_append_new(monthly, json_pack("{s:s,s:I,s:I}", "month", arena_printf(a, "%04d-%02d", yy, mm),
+    for (int k = 0; k < 12; k++)
+        json_array_append_new(monthly, json_pack("{s:s,s:I,s:I}", "month", arena_printf(a, "%04d-%02d", my[k], mm[k]),
                                                  "received", (json_int_t)rec[k], "closed", (json_int_t)clo[k]));
-    }
     json_t *mine = json_object();
     static const char *const keys[][2] = {{"open", "station"}, {"due_soon", "due_soon"}, {"overdue", "overdue"}};
     const char *q = db_intern(arena_printf(a, "SELECT COUNT(*) FROM requests r JOIN stations st ON st.id = r.station_id"

@@ -783,6 +783,10 @@ describe('requests: deadlines in a year without its holiday calendar', () => {
     assert.equal(n.length, 1, JSON.stringify(n));
     assert.match(n[0].message, /2027年节假日安排/);
     assert.equal(auditRows(s.dir, "event = 'calendar.missing' AND object_id = '2027'").length, 1);
+    // The page for the administrator is told the same year, by the server's clock.
+    const cal = (await admin.get('/api/v1/calendar')).json;
+    assert.equal(cal.needed_year, 2027);
+    assert.ok(!cal.years.some((y) => y.year === 2027));
   });
 
   it('once the year is entered the deadline is recomputed and no longer an estimate', async () => {
