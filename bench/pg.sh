@@ -93,7 +93,7 @@ printf 'key\tvalue\n' > "$TSV"
 T_START=$(date +%s)
 
 # ---- processes we start, stopped by PID at exit ----
-NODE_PID=""; NODE_A_PID=""; NODE_B_PID=""; NGINX_PID=""; SAMPLER_PID=""; PG_PID=""; PGSTATE=""
+INIT_PID=""; NODE_PID=""; NODE_A_PID=""; NODE_B_PID=""; NGINX_PID=""; SAMPLER_PID=""; PG_PID=""; PGSTATE=""
 . "$BENCH/lib.sh"   # stop_pid say put get fmt … vm pss run_wrk probe
 stop_pg() {
   [ -n "$PGSTATE" ] && [ -f "$PGSTATE/env" ] && VETS_PG_FORCE=1 "$ROOT/tests/pg/stop.sh" "$PGSTATE" >> "$LOG" 2>&1 || true
@@ -106,7 +106,7 @@ stop_pg() {
 }
 cleanup() {
   local rc=$?
-  stop_pid "$SAMPLER_PID"; stop_pid "$NODE_PID"; stop_pid "$NODE_A_PID"; stop_pid "$NODE_B_PID"
+  stop_pid "$INIT_PID"; stop_pid "$SAMPLER_PID"; stop_pid "$NODE_PID"; stop_pid "$NODE_A_PID"; stop_pid "$NODE_B_PID"
   stop_pid "$NGINX_PID" QUIT
   [ -n "${VETS_PG_CLUSTER:-}" ] && cp "$VETS_PG_CLUSTER/server.log" "$RES/postgres.log" 2>/dev/null || true
   stop_pg
@@ -201,8 +201,14 @@ DATA=$WORK/node-a
 wait_idle
 say "generating $PERSONS persons and $REQUESTS requests on PostgreSQL (vets init --db … --demo)"
 t0=$(now)
+# In the background and waited for: bash runs a trap (Ctrl-C, TERM) only
+# after a foreground child ends, and this one takes minutes; `wait` returns at
+# once on a signal, and the trap stops the init by its PID.
 "$WORK/runstat" "$RES/init.time" "$VETS" init --data "$DATA" --db "$DB_OWNER" --demo --persons "$PERSONS" --requests "$REQUESTS" \
-  > "$WORK/init.log" 2>&1 || { grep -Ev '^  ' "$WORK/init.log" | tail -20 >&2; exit 1; }
+  > "$WORK/init.log" 2>&1 &
+INIT_PID=$!
+wait $INIT_PID || { INIT_PID=""; grep -Ev '^  ' "$WORK/init.log" | tail -20 >&2; exit 1; }
+INIT_PID=""
 t1=$(now)
 grep -Ev '^  ' "$WORK/init.log" > "$RES/init.log" || true   # without the account table (passwords)
 pline=$(grep -m1 '演示人员' "$WORK/init.log" | cut -d' ' -f1 || true)

@@ -38,8 +38,8 @@ static bool ident_ok(const char *s) {
 static int source_tables(sqlite3 *h, struct table *t, int max, char *err, unsigned errcap) {
     sqlite3_stmt *st = NULL;
     int n = 0;
-    /* The tallies (migration 0005) are not copied: the target's triggers
-     * count the persons and categories as they arrive. */
+    /* The tallies (migration 0005) are not copied: the target counts the
+     * persons and categories it received (db_tally_recount). */
     sqlite3_prepare_v2(h, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
                           "AND name <> 'schema_migrations' AND name NOT IN ('person_tally', 'category_tally') "
                           "ORDER BY rowid", -1, &st, NULL);
@@ -278,12 +278,16 @@ int db_copy_sqlite(const char *sqlite_path, db *d, FILE *progress, char *err, un
         snprintf(q, sizeof q, "DELETE FROM %.63s", tables[i].name);
         if (db_exec(d, q) != DB_OK) { snprintf(err, errcap, "清空表 %s 失败：%s", tables[i].name, db_errmsg(d)); goto fail; }
     }
+    /* The tallies are counted once at the end, not row by row (tally.c). */
+    int held = db_tally_hold(d);
+    if (held < 0) { snprintf(err, errcap, "准备计数表失败：%s", db_errmsg(d)); goto fail; }
     for (int i = 0; i < n; i++) {
         int64_t rows = copy_table(h, d, &tables[i], err, errcap);
         if (rows < 0) goto fail;
         if (count_rows(d, tables[i].name) != rows) { snprintf(err, errcap, "表 %s 复制后行数不符", tables[i].name); goto fail; }
         if (progress) fprintf(progress, "  %-24s %lld 行\n", tables[i].name, (long long)rows);
     }
+    if (db_tally_recount(d, held) != 0) { snprintf(err, errcap, "重新计数失败：%s", db_errmsg(d)); goto fail; }
     if (db_exec(d, reset_identities) != DB_OK) { snprintf(err, errcap, "设置序列失败：%s", db_errmsg(d)); goto fail; }
     if (db_commit(d) != DB_OK) { snprintf(err, errcap, "提交失败：%s", db_errmsg(d)); goto out; }
     rc = n;

@@ -125,6 +125,15 @@ bool db_shared(db *d);
 bool db_node_join(db *d);
 bool db_node_alone(db *d);
 
+/* Bulk loads of the register (the demo generator, migrate-db), inside their
+ * transaction: db_tally_hold sets the tally triggers aside where counting row
+ * by row is slow (PostgreSQL, when we own the tables; see tally.c) and
+ * returns 1, or 0 when they stay on, -1 on error; db_tally_recount(d, held)
+ * then counts every tally again and puts the triggers back (nothing when
+ * held is 0). Returns 0 or -1. */
+int  db_tally_hold(db *d);
+int  db_tally_recount(db *d, int held);
+
 /* Online backup into PATH (consistent while writers run; SQLite only). */
 int  db_backup_to(db *d, const char *path, char *err, unsigned errcap);
 #endif

@@ -77,7 +77,7 @@ static void make_id(struct rng *r, struct idset *set, const char *pre, int y, in
     }
 }
 
-/* A bulk load on SQLite, set up around the one transaction of the demo.
+/* A bulk load, set up around the one transaction of the demo.
  *  - The secondary indexes of the four tables the demo fills are dropped for
  *    the load and built again before the commit: keyed by HMACs and names they
  *    take every insert to a random page, while CREATE INDEX sorts once. Their
@@ -101,9 +101,24 @@ static void make_id(struct rng *r, struct idset *set, const char *pre, int y, in
  *    a small one for CREATE INDEX, whose sort runs in about half the time in
  *    small runs merged (measured on a million persons; a sorter thread did
  *    not help). The configured size after.
- * PostgreSQL keeps its indexes and settings; the grams are buffered on both
- * (person_bulk_grams). */
-struct bulk { bool sqlite, journal, fk; int64_t cache; char *sql[32]; int n; };
+ * On PostgreSQL (when we own the tables: the role that ran the migrations)
+ * the same secondary indexes are dropped and built again in the transaction
+ * (DDL is transactional there too; pg_get_indexdef gives their definitions,
+ * constraint indexes stay), and the tally triggers are set aside and the
+ * tallies counted once before the commit (db_tally_hold: counted row by row in
+ * one transaction they make the load quadratic). The grams are buffered on
+ * both (person_bulk_grams). */
+struct bulk { bool sqlite, journal, fk; int tally; int64_t cache; char *sql[32]; int n; };
+
+/* The secondary indexes of the tables the demo fills, with their definitions. */
+static const char *const index_sql_sqlite =
+    "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN "
+    "('persons', 'person_grams', 'person_categories', 'household_members') ORDER BY name";
+static const char *const index_sql_pg =
+    "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+    "JOIN pg_class t ON t.oid = x.indrelid WHERE t.relname IN ('persons', 'person_grams', 'person_categories', 'household_members') "
+    "AND t.relnamespace = current_schema()::regnamespace AND pg_has_role(current_user, t.relowner, 'USAGE') "
+    "AND NOT x.indisprimary AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid) ORDER BY 1";
 
 /* Before the transaction (these pragmas do nothing inside one). */
 static int bulk_setup(db *d, struct bulk *b) {
@@ -123,12 +138,12 @@ static int bulk_setup(db *d, struct bulk *b) {
     return 0;
 }
 
-/* In the transaction: drops the secondary indexes, keeping their definitions. */
+/* In the transaction: drops the secondary indexes, keeping their definitions
+ * (and, on PostgreSQL, holds the tally triggers). */
 static int bulk_drop(db *d, struct bulk *b) {
-    if (!b->sqlite) return 0;
+    if (!b->sqlite && (b->tally = db_tally_hold(d)) < 0) return -1;
     char (*names)[128] = calloc(32, sizeof *names);
-    db_stmt *s = db_prep(d, "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN "
-                            "('persons', 'person_grams', 'person_categories', 'household_members') ORDER BY name");
+    db_stmt *s = db_prep(d, b->sqlite ? index_sql_sqlite : index_sql_pg);
     while (db_step(s) == DB_ROW && b->n < 32) {
         snprintf(names[b->n], sizeof names[b->n], "%s", db_col_text(s, 0));
         b->sql[b->n++] = strdup(db_col_text(s, 1));
@@ -145,9 +160,11 @@ static int bulk_drop(db *d, struct bulk *b) {
     return rc;
 }
 
-/* Builds the dropped indexes again (inside the load's transaction). */
+/* Builds the dropped indexes again and counts the tallies held (inside the
+ * load's transaction). */
 static int bulk_indexes(db *d, struct bulk *b) {
     if (b->sqlite && db_exec(d, "PRAGMA cache_size = -4096") != DB_OK) return -1;
+    if (db_tally_recount(d, b->tally) != 0) return -1;
     for (int i = 0; i < b->n; i++)
         if (db_exec(d, b->sql[i]) != DB_OK) return -1;
     return 0;
@@ -329,7 +346,7 @@ int registry_demo(const struct demo_opts *o, char *err, unsigned errcap) {
         #undef SET
     }
     if (person_bulk_grams(false) != 0) { snprintf(err, errcap, "写入姓名检索数据失败"); goto fail; }
-    if (bulk_indexes(d, &bk) != 0) { snprintf(err, errcap, "重建索引失败"); goto fail; }
+    if (bulk_indexes(d, &bk) != 0) { snprintf(err, errcap, "重建索引或计数失败"); goto fail; }
     if (audit_event_as(NULL, "demo", "127.0.0.1", "person.demo_generate", "person", NULL, "ok",
                      json_pack("{s:I}", "count", (json_int_t)made)) != 0 || db_commit(d) != DB_OK) {
         snprintf(err, errcap, "提交演示人员失败");

@@ -11,7 +11,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DB, BIN, startServer, launch, sql, pgUrl, createPgDatabase, dbArgs } from './lib.mjs';
+import { DB, BIN, startServer, launch, sql, pgUrl, createPgDatabase, dbArgs, assertTallies } from './lib.mjs';
 
 const SKIP = DB !== 'pg' && 'PostgreSQL only (VETS_TEST_DB=pg)';
 const P = '/api/v1/persons';
@@ -65,6 +65,9 @@ describe('vets migrate-db: a county from SQLite to PostgreSQL', { skip: SKIP }, 
       assert.equal(n, before[t] + (t === 'audit' ? 1 : 0), `table ${t}`);
     }
     assert.equal(sql(node, "SELECT event FROM audit ORDER BY id DESC LIMIT 1")[0].event, 'system.migrate_db');
+    // The tallies were counted once at the end (tally.c), and their triggers are on again.
+    assertTallies(node);
+    assert.deepEqual(sql(node, "SELECT tgname FROM pg_trigger WHERE tgname LIKE '%tally%' AND tgenabled <> 'O'"), []);
     // The source is untouched.
     assert.equal(sqlite(county.dir, 'SELECT COUNT(*) AS n FROM audit')[0].n, before.audit);
 
@@ -95,6 +98,10 @@ describe('vets migrate-db: a county from SQLite to PostgreSQL', { skip: SKIP }, 
     assert.ok(rq2.json.no > rq.json.no, `${rq2.json.no} after ${rq.json.no}`);
     const w = await c2.patch(`${P}/${pid}`, { version: p2.json.version, remarks: '省里的第一次修改' });
     assert.equal(w.status, 200);
+    // A move after the migration is counted by the triggers.
+    const moved = await c2.patch(`${P}/${pid}`, { version: w.json.version, region_code: '330482101001' });
+    assert.equal(moved.status, 200, JSON.stringify(moved.json));
+    assertTallies(node);
     await pg.stop();
     const v = spawnSync(BIN, ['audit', 'verify', '--data', node, ...dbArgs(node, 'audit')], { encoding: 'utf8' });
     assert.equal(v.status, 0, v.stdout + v.stderr);
