@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+int requests_bulk_numbers(bool on);   /* routes.c: numbers in blocks for a bulk load */
 int64_t requests_demo_insert(arena *a, const user_ctx *u, const char *channel, const char *category, const char *urgency,
                              int64_t person_id, const char *cname, const char *cphone, const char *region,
                              const char *content, const char *proxy_type, int64_t station_id, int64_t response_hours,
@@ -133,6 +134,7 @@ int requests_demo(const struct demo_opts *o, char *err, unsigned errcap) {
     rq_now_init(&real);
     int rc = 0;
     if (db_begin(d) != DB_OK) { snprintf(err, errcap, "数据库忙"); rc = -1; }
+    requests_bulk_numbers(true);
     for (long i = 0; rc == 0 && i < o->requests; i++) {
         /* The person. */
         int64_t pid = 0;
@@ -332,6 +334,7 @@ int requests_demo(const struct demo_opts *o, char *err, unsigned errcap) {
         db_stmt *s = db_prep(d, "UPDATE requests SET updated_at = (SELECT MAX(e.at) FROM request_events e WHERE e.request_id = requests.id)");
         if (exec_ok(s)) rc = -1;
     }
+    if (requests_bulk_numbers(false) != 0 && rc == 0) { snprintf(err, errcap, "诉求编号回收失败"); rc = -1; }
     if (rc == 0 && rq_audit_as(NULL, "init", "request.demo", NULL, json_pack("{s:I}", "requests", (json_int_t)o->requests)) != 0)
         rc = -1;
     if (rc == 0 && db_commit(d) != DB_OK) rc = -1;

@@ -102,6 +102,33 @@ async function setClock(s, instant) {
 }
 async function logins(s, ...names) { return Promise.all(names.map((n) => s.login(n))); }
 
+// ---- numbering of a bulk load ----
+
+describe('requests: the demo numbers its requests in blocks and gives back what it did not use', () => {
+  let s;
+  before(async () => { s = await startServer({ persons: 40, requests: 600 }); });
+  after(async () => { await s?.cleanup(); });
+
+  it('every year has the numbers 1..n without a gap, the counter says n, the next intake takes n + 1', async () => {
+    const rows = sql(s.dir, 'SELECT no FROM requests');
+    assert.ok(rows.length > 512, `${rows.length} demo requests: more than two blocks of 256`);
+    const byYear = new Map();
+    for (const { no } of rows) {
+      const [, y, n] = /^SQ(\d{4})-(\d{6})$/.exec(no);
+      byYear.set(Number(y), [...(byYear.get(Number(y)) || []), Number(n)]);
+    }
+    for (const [year, nums] of byYear) {
+      nums.sort((a, b) => a - b);
+      assert.deepEqual(nums, nums.map((_, i) => i + 1), `numbers of ${year}`);
+      assert.equal(Number(sql(s.dir, `SELECT last FROM request_seq WHERE year = ${year}`)[0].last), nums.length, `counter of ${year}`);
+    }
+    const danghu = await s.login('danghu');
+    const r = await create(danghu, { channel: '电话', ...contact(DONGHU, '编号'), content: '批量之后的第一件' });
+    const [, y, n] = /^SQ(\d{4})-(\d{6})$/.exec(r.no);
+    assert.equal(Number(n), (byYear.get(Number(y)) || []).length + 1);
+  });
+});
+
 // ---- intake, handling, proxy, jurisdiction (one demo server) ----
 
 describe('requests: intake and handling', () => {
