@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # bench/lib.sh — shell functions shared by bench/run.sh (SQLite) and
-# bench/pg.sh (PostgreSQL); sourced, not run. The caller sets:
+# bench/pg.sh (PostgreSQL); sourced first, not run. bench_options sets the
+# mode and sizes; then the caller sets:
 #   LOG TSV      the log and the key/value results file (put/get)
 #   BENCH RES WORK  bench/, the results folder, the temporary folder
 #   WRK_THREADS CONNS WARM DUR WAIT_IDLE  wrk's threads and connections, the
@@ -9,6 +10,41 @@
 #                space-separated), SAMPLER_PID (stopped by the caller's trap)
 #   WORK/runstat bench/tools/runstat.c compiled
 # and, for probe, URL and COOKIE.
+
+# ---- the options and sizes both harnesses share (called first, before the
+# caller's own settings) ----
+bench_options() {   # "$@" of the harness: sets MODE (full|quick), PERSONS DUR WARM REQUESTS CONNS
+                    # WRK_THREADS SERVER_THREADS WAIT_IDLE VETS TOWN from the BENCH_* knobs
+  MODE=full
+  local a
+  for a in "$@"; do
+    case $a in
+      --quick) MODE=quick ;;
+      -h|--help) sed -n '2,/^set -euo/p' "$0" | sed 's/^# \{0,1\}//;$d'; exit 0 ;;
+      *) echo "unknown option: $a (use --quick)" >&2; exit 2 ;;
+    esac
+  done
+  if [ $MODE = quick ]; then
+    PERSONS=${BENCH_PERSONS:-100000}; DUR=${BENCH_DURATION:-5}; WARM=${BENCH_WARMUP:-1}
+  else
+    PERSONS=${BENCH_PERSONS:-1000000}; DUR=${BENCH_DURATION:-20}; WARM=${BENCH_WARMUP:-3}
+  fi
+  REQUESTS=${BENCH_REQUESTS:-$((PERSONS / 10))}
+  CONNS=${BENCH_CONNECTIONS:-32}
+  WRK_THREADS=${BENCH_WRK_THREADS:-2}
+  SERVER_THREADS=${BENCH_SERVER_THREADS:-4}
+  WAIT_IDLE=${BENCH_WAIT_IDLE:-0}
+  VETS=${VETS_BIN:-$ROOT/build/vets}
+  TOWN=330482101000   # 乍浦镇: the list with a town filter
+}
+need_tools() {   # MAKE_TARGET TOOL…: each on PATH, the vets binary, libzip and expat for the tools
+  local target=$1 t; shift
+  for t in "$@"; do
+    command -v "$t" >/dev/null || { echo "missing: $t ($target installs wrk and nginx-light: scripts/setup.sh --bench)" >&2; exit 1; }
+  done
+  [ -x "$VETS" ] || { echo "missing: $VETS (make build, or set VETS_BIN)" >&2; exit 1; }
+  pkg-config --exists libzip expat || { echo "missing: libzip-dev or libexpat1-dev" >&2; exit 1; }
+}
 
 stop_pid() {   # PID [signal]: stop one process we started, wait up to 10 s, then SIGKILL
   local pid=$1 sig=${2:-TERM}

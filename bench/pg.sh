@@ -47,38 +47,14 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=$ROOT/bench
-MODE=full
-for a in "$@"; do
-  case $a in
-    --quick) MODE=quick ;;
-    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed 's/^# \{0,1\}//;$d'; exit 0 ;;
-    *) echo "unknown option: $a (use --quick)" >&2; exit 2 ;;
-  esac
-done
-
-if [ $MODE = quick ]; then
-  PERSONS=${BENCH_PERSONS:-100000}; DUR=${BENCH_DURATION:-5}; WARM=${BENCH_WARMUP:-1}
-else
-  PERSONS=${BENCH_PERSONS:-1000000}; DUR=${BENCH_DURATION:-20}; WARM=${BENCH_WARMUP:-3}
-fi
-REQUESTS=${BENCH_REQUESTS:-$((PERSONS / 10))}
-CONNS=${BENCH_CONNECTIONS:-32}
-WRK_THREADS=${BENCH_WRK_THREADS:-2}
-SERVER_THREADS=${BENCH_SERVER_THREADS:-4}
-# shellcheck disable=SC2034 # used by bench/lib.sh
-WAIT_IDLE=${BENCH_WAIT_IDLE:-0}
-VETS=${VETS_BIN:-$ROOT/build/vets}
-TOWN=330482101000   # 乍浦镇: the list with a town filter
+. "$BENCH/lib.sh"   # bench_options need_tools stop_pid say put get fmt … vm pss run_wrk probe
+bench_options "$@"
 PROXY_ADDR=127.0.0.2   # nginx connects to the nodes from here; the nodes trust it
 # PostgreSQL: production durability (tests/pg/start.sh turns it off), modest memory.
 PG_SETTINGS="fsync=on full_page_writes=on synchronous_commit=on shared_buffers=${BENCH_PG_SHARED_BUFFERS:-256MB}
   work_mem=16MB maintenance_work_mem=256MB max_wal_size=4GB ${BENCH_PG_CONF:-}"
 
-for t in wrk nginx curl cc pkg-config shuf flock; do
-  command -v $t >/dev/null || { echo "missing: $t (make bench-pg installs wrk and nginx-light: scripts/setup.sh --bench)" >&2; exit 1; }
-done
-[ -x "$VETS" ] || { echo "missing: $VETS (make build, or set VETS_BIN)" >&2; exit 1; }
-pkg-config --exists libzip expat || { echo "missing: libzip-dev or libexpat1-dev" >&2; exit 1; }
+need_tools "make bench-pg" wrk nginx curl cc pkg-config shuf flock
 
 STAMP=$(date -u +%Y%m%d-%H%M%S)
 RES=$BENCH/results/$STAMP-pg-$MODE
@@ -94,7 +70,6 @@ T_START=$(date +%s)
 
 # ---- processes we start, stopped by PID at exit ----
 INIT_PID=""; NODE_PID=""; NODE_A_PID=""; NODE_B_PID=""; NGINX_PID=""; SAMPLER_PID=""; PG_PID=""; PGSTATE=""
-. "$BENCH/lib.sh"   # stop_pid say put get fmt … vm pss run_wrk probe
 stop_pg() {
   [ -n "$PGSTATE" ] && [ -f "$PGSTATE/env" ] && VETS_PG_FORCE=1 "$ROOT/tests/pg/stop.sh" "$PGSTATE" >> "$LOG" 2>&1 || true
   if [ -n "$PG_PID" ] && kill -0 "$PG_PID" 2>/dev/null; then   # pg_ctl failed: the postmaster by its PID

@@ -40,36 +40,11 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=$ROOT/bench
-MODE=full
-for a in "$@"; do
-  case $a in
-    --quick) MODE=quick ;;
-    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed 's/^# \{0,1\}//;$d'; exit 0 ;;
-    *) echo "unknown option: $a (use --quick)" >&2; exit 2 ;;
-  esac
-done
-
-if [ $MODE = quick ]; then
-  PERSONS=${BENCH_PERSONS:-100000}; DUR=${BENCH_DURATION:-5}; WARM=${BENCH_WARMUP:-1}
-  IMPORT_SIZES=${BENCH_IMPORT_SIZES-100000}   # set and empty: no import
-else
-  PERSONS=${BENCH_PERSONS:-1000000}; DUR=${BENCH_DURATION:-20}; WARM=${BENCH_WARMUP:-3}
-  IMPORT_SIZES=${BENCH_IMPORT_SIZES-100000 1000000}
-fi
-REQUESTS=${BENCH_REQUESTS:-$((PERSONS / 10))}
-CONNS=${BENCH_CONNECTIONS:-32}
-WRK_THREADS=${BENCH_WRK_THREADS:-2}
-SERVER_THREADS=${BENCH_SERVER_THREADS:-4}
-# shellcheck disable=SC2034 # used by bench/lib.sh
-WAIT_IDLE=${BENCH_WAIT_IDLE:-0}
-VETS=${VETS_BIN:-$ROOT/build/vets}
-TOWN=330482101000   # 乍浦镇: the list with a town filter
-
-for t in wrk nginx sqlite3 curl cc pkg-config shuf; do
-  command -v $t >/dev/null || { echo "missing: $t (make bench installs wrk and nginx-light: scripts/setup.sh --bench)" >&2; exit 1; }
-done
-[ -x "$VETS" ] || { echo "missing: $VETS (make build, or set VETS_BIN)" >&2; exit 1; }
-pkg-config --exists libzip expat || { echo "missing: libzip-dev or libexpat1-dev" >&2; exit 1; }
+. "$BENCH/lib.sh"   # bench_options need_tools stop_pid say put get fmt … vm pss run_wrk probe
+bench_options "$@"
+if [ $MODE = quick ]; then IMPORT_SIZES=${BENCH_IMPORT_SIZES-100000}   # set and empty: no import
+else IMPORT_SIZES=${BENCH_IMPORT_SIZES-100000 1000000}; fi
+need_tools "make bench" wrk nginx sqlite3 curl cc pkg-config shuf
 
 STAMP=$(date -u +%Y%m%d-%H%M%S)
 RES=$BENCH/results/$STAMP-$MODE
@@ -83,7 +58,6 @@ printf 'key\tvalue\n' > "$TSV"
 
 # ---- processes we start, stopped by PID at exit ----
 SERVER_PID=""; NGINX_PID=""; SAMPLER_PID=""
-. "$BENCH/lib.sh"   # stop_pid say put get fmt … vm pss run_wrk probe
 cleanup() {
   local rc=$?
   stop_pid "$SAMPLER_PID"; stop_pid "$SERVER_PID"; stop_pid "$NGINX_PID" QUIT
