@@ -152,6 +152,22 @@ run_wrk() {
   [ "${NO_DRAIN:-0}" = 1 ] || wait_server_idle $ipid
   local line; line=$(grep '^BENCH ' "$RES/wrk-$name.txt" || true)
   [ -n "$line" ] || { say "wrk $name: no result (see $RES/wrk-$name.txt)"; return 0; }
+  # Little's law as a check on wrk itself: each connection has one request in
+  # flight, so the latencies should add up to about connections × duration.
+  # Ordinary runs give 1.0–1.3 (wrk's own accounting); some give far more
+  # (seen: 13.7, with p99 "2.00 s" and p90 at 12 ms), and then the percentiles
+  # are not the server's. Past 1.5 the run is kept as wrk-NAME.suspect.txt and
+  # measured once more; the ratio is in the results.
+  local ratio; ratio=$(awk -v l="$line" -v c="$CONNS" 'BEGIN { n = split(l, f, " "); for (i = 1; i <= n; i++) { split(f[i], kv, "="); v[kv[1]] = kv[2] }
+    if (v["duration_s"] > 0) printf "%.2f", v["requests"] * v["mean_ms"] / 1000 / (c * v["duration_s"]); else print 0 }')
+  if awk -v r="$ratio" 'BEGIN { exit !(r > 1.5) }' && [ "${WRK_RETRY:-0}" = 0 ]; then
+    mv "$RES/wrk-$name.txt" "$RES/wrk-$name.suspect.txt"
+    say "wrk $name: latencies add up to $ratio × connections × duration (a wrk miscount); measuring again"
+    put "$name.suspect_little_ratio" "$ratio"
+    WRK_RETRY=1 NO_WARMUP=1 run_wrk "$name" "$script" "$url" "$@"
+    return 0
+  fi
+  put "$name.little_ratio" "$ratio"
   for kv in ${line#BENCH }; do put "$name.${kv%%=*}" "${kv#*=}"; done
   local wcpu; wcpu=$(awk -v hz="$HZ" '{ printf "%d", ($2 + $3) * hz }' "$WORK/wrk-$name.cpu")
   local secs; secs=$(get "$name.duration_s")
