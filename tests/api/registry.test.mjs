@@ -1211,6 +1211,32 @@ describe('export', () => {
   });
 });
 
+describe('export: the categories column of every row (fetched a chunk of 500 persons at a time)', () => {
+  let s, center;
+  before(async () => { s = await startServer({ persons: 1100 }); center = await s.login('center'); });
+  after(async () => { await s?.cleanup(); });
+
+  it('each row carries its own active categories, in name order of the persons, across chunks', async () => {
+    const r = await center.get(`${P}/export.xlsx?sort=name`);
+    assert.equal(r.status, 200);
+    const x = readXlsx(r.body);
+    const rows = x.rows.slice(1);
+    assert.ok(rows.length > 1000, `${rows.length} rows: three chunks, the last one short`);
+    const cat = x.rows[0].indexOf('优抚类别');
+    const want = new Map();
+    for (const c of sql(s.dir, "SELECT c.person_id, k.name FROM person_categories c LEFT JOIN codes k ON k.tbl = 'person_category' " +
+      'AND k.code = c.category WHERE c.valid_to IS NULL ORDER BY c.person_id, c.id')) {
+      const id = Number(c.person_id);
+      want.set(id, want.has(id) ? `${want.get(id)}、${c.name}` : c.name);
+    }
+    assert.ok([...want.values()].some((v) => v.includes('、')), 'some persons have two categories');
+    for (const row of rows) assert.equal(row[cat], want.get(Number(row[0])) ?? '', `person ${row[0]}`);
+    // The order is the list's (by name), not the ids' the categories are fetched by.
+    const ids = rows.map((row) => Number(row[0]));
+    assert.notDeepEqual(ids, [...ids].sort((a, b) => a - b));
+  });
+});
+
 // ---- 10. CLI import ----
 
 describe('command-line import', () => {
