@@ -18,21 +18,25 @@
 #include "db/db.h"
 #include <stdio.h>
 
-/* The tally triggers of migrations_pg/0005_tallies.sql. */
-static const struct { const char *table, *trigger; } tally_triggers[] = {
-    {"persons", "persons_tally_ins"},
-    {"persons", "persons_tally_del"},
-    {"persons", "persons_tally_upd"},
-    {"person_categories", "categories_tally_ins"},
-    {"person_categories", "categories_tally_del"},
-    {"person_categories", "categories_tally_upd"},
-};
-#define N_TRIGGERS (sizeof tally_triggers / sizeof *tally_triggers)
-
+/* The tally triggers are those calling the two functions of
+ * migrations_pg/0005_tallies.sql; read from the catalog, so a trigger added
+ * by a later migration is set aside too and no list here repeats their names. */
 static int set_triggers(db *d, const char *how) {
-    for (size_t i = 0; i < N_TRIGGERS; i++) {
-        char sql[160];   /* names from the table above; DDL takes no parameters */
-        snprintf(sql, sizeof sql, "ALTER TABLE %s %s TRIGGER %s", tally_triggers[i].table, how, tally_triggers[i].trigger);
+    char names[16][2][64];
+    int n = 0;
+    db_stmt *s = db_prep(d, "SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                            "JOIN pg_proc p ON p.oid = t.tgfoid WHERE p.proname IN ('vets_person_tally', 'vets_category_tally') "
+                            "AND c.relnamespace = current_schema()::regnamespace ORDER BY 1, 2");
+    while (s && db_step(s) == DB_ROW && n < 16) {
+        snprintf(names[n][0], sizeof names[n][0], "%s", db_col_text(s, 0));
+        snprintf(names[n][1], sizeof names[n][1], "%s", db_col_text(s, 1));
+        n++;
+    }
+    if (s) db_reset(s);
+    if (n == 0) return -1;   /* the migration made six: none means another schema */
+    for (int i = 0; i < n; i++) {
+        char sql[256];   /* identifiers from the catalog, quoted; DDL takes no parameters */
+        snprintf(sql, sizeof sql, "ALTER TABLE \"%.63s\" %.7s TRIGGER \"%.63s\"", names[i][0], how, names[i][1]);
         if (db_exec(d, sql) != DB_OK) return -1;
     }
     return 0;

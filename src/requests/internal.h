@@ -76,7 +76,8 @@ struct sla { int64_t response_hours, workdays, extensions, extension_workdays; }
 bool     sla_find(const char *category, const char *urgency, const char *day, struct sla *out);
 workcal *rq_calendar(void);                    /* from calendar_days; caller frees */
 /* The last year the calendar must hold today: the State Council publishes a
- * year's holidays in the autumn before, so from December on the coming one. */
+ * year's holidays in the autumn before, so the coming one from the month the
+ * setting requests.calendar_lead_months says (1: December). */
 int rq_calendar_needed_year(const struct rq_now *now);
 bool     code_flag(const char *table, const char *code, const char *key);   /* extra.key == "1" */
 

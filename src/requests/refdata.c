@@ -261,7 +261,8 @@ int requests_refdata_load(const char *ref, char *err, unsigned errcap) {
 int rq_calendar_needed_year(const struct rq_now *now) {
     int y, m, d;
     cdate_from_days(now->today, &y, &m, &d);
-    return m == 12 ? y + 1 : y;
+    int64_t lead = setting_int_cached("requests.calendar_lead_months", 1);   /* migration 0009 */
+    return m + lead > 12 ? y + 1 : y;
 }
 
 void calendar_get(req *r) {

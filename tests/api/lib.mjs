@@ -248,8 +248,6 @@ export class Client {
   }
 }
 
-// Reads the audit trail straight from the database (the auditor's view is
-// tested separately through the API).
 // The tallies of migration 0005 against a recount of the rows: equal, row for
 // row (no zero rows). Used after every kind of change (tallies.test.mjs) and
 // after the bulk loads that count once at the end (demo, migrate-db).
@@ -265,6 +263,8 @@ export function assertTallies(dir) {
   assert.deepEqual(normRows(gotC), normRows(wantC), 'category_tally = recount');
 }
 
+// Reads the audit trail straight from the database (the auditor's view is
+// tested separately through the API).
 export function auditRows(dir, where = '1=1') {
   return sql(dir, `SELECT id, username, event, object_type, object_id, result, detail FROM audit WHERE ${where} ORDER BY id`);
 }

@@ -814,6 +814,20 @@ describe('requests: deadlines in a year without its holiday calendar', () => {
     const cal = (await admin.get('/api/v1/calendar')).json;
     assert.equal(cal.needed_year, 2027);
     assert.ok(!cal.years.some((y) => y.year === 2027));
+    // The lead time is a setting (the security administrator's): with none,
+    // 2027 is needed only once it has begun.
+    const sec = s.client();
+    const spw = s.accounts.secadmin.password;
+    assert.equal((await sec.login('secadmin', spw)).status, 200);
+    assert.equal((await sec.post('/api/v1/auth/password', { old_password: spw, new_password: 'Sec#Calendar2026x' })).status, 200);
+    assert.equal((await sec.login('secadmin', 'Sec#Calendar2026x')).status, 200);
+    const set = await sec.patch('/api/v1/settings', { 'requests.calendar_lead_months': 0 });
+    assert.equal(set.status, 200, JSON.stringify(set.json));
+    assert.equal(sql(s.dir, "SELECT value FROM settings WHERE key = 'requests.calendar_lead_months'")[0].value, '0');
+    assert.equal(auditRows(s.dir, "event = 'settings.update'").length, 1);
+    assert.equal((await admin.get('/api/v1/calendar')).json.needed_year, 2026);
+    assert.equal((await sec.patch('/api/v1/settings', { 'requests.calendar_lead_months': 1 })).status, 200);
+    assert.equal((await admin.get('/api/v1/calendar')).json.needed_year, 2027);
   });
 
   it('once the year is entered the deadline is recomputed and no longer an estimate', async () => {
